@@ -472,7 +472,7 @@ class _Run:
                         room = max(limit - used[m], 0)
                         if amount[m] > room:
                             cut = amount[m] - room
-                            scope = "周期" if bucket.cycle else "每期"
+                            scope = "周期" if bucket.cycle else "年度"
                             self.note(index, f"超出{bucket.label}{scope}上限{fmt(limit)}{words[m]}，{fmt(cut)}{words[m]}不计")
                             amount[m] = room
                 for used in usages:

@@ -1,0 +1,30 @@
+"""乐山市五通桥区：中小学教师继续教育学时登记（五教发中心〔2022〕1号）。
+
+Everything is data except 学习强国, whose quarters-and-total rule data cannot say.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+from core.declarative import DeclarativePlugin
+from core.hookspecs import hookimpl
+from core.types import Calculator
+
+
+def xuexiqiangguo(inputs, params, context) -> Decimal:
+    """除去成长总积分基数后，每季度不低于 quarter_min 分记 quarter_hours 学时，最高 max_hours；
+    成长总积分达到 total_for_max 分以上者记 max_hours。"""
+    rule = params["xuexiqiangguo"]
+    if inputs.get("total_points") is not None and inputs["total_points"] >= rule["total_for_max"]:
+        return Decimal(rule["max_hours"])
+    quarters = sum(1 for points in inputs["quarter_points"] if points >= rule["quarter_min"])
+    return min(Decimal(rule["quarter_hours"]) * quarters, Decimal(rule["max_hours"]))
+
+
+class Wutongqiao(DeclarativePlugin):
+    @hookimpl
+    def jijiao_calculators(self):
+        yield Calculator("wutongqiao.xuexiqiangguo", xuexiqiangguo, "学习强国季度积分折算学时")
+
+
+plugin = Wutongqiao(Path(__file__).parent, "wutongqiao")
