@@ -170,29 +170,49 @@ def compare(expect: dict, result: Assessment) -> list[str]:
     return diffs
 
 
+WORDS = {"hours": "学时", "credits": "学分"}
+
+
+def _amounts(values: dict | None) -> str:
+    """{hours: 12} → '12学时'; {credits: 2, hours: 6} → '2学分 6学时'."""
+    if not values:
+        return "—"
+    return " ".join(f"{_show(v)}{WORDS.get(m, m)}" for m, v in values.items())
+
+
 def format_result(result: Assessment, name: str | None = None) -> str:
     """A readable Chinese account of one assessment, with every claim explained."""
     lines = []
+    names = result.category_names
     if name:
         lines.append(f"案例：{name}（{result.jurisdiction} {result.period}）")
     verdict = {True: "合格", False: "不合格", None: "不判定"}[result.passed]
-    lines.append(f"  合计：{_show(result.totals)}")
-    lines.append(f"  类别：{_show(result.categories)}")
+    lines.append(f"  合计：{_amounts(result.totals)}")
+    cats = []
+    for code, value in result.categories.items():
+        shown = _amounts(value) if isinstance(value, dict) else _amounts({next(iter(result.totals)): value})
+        cats.append(f"{names.get(code, code)} {shown}")
+    lines.append(f"  类别：{'，'.join(cats)}")
     if result.cycle_totals is not None:
-        lines.append(f"  周期累计（第{result.cycle_year}年）：{_show(result.cycle_totals)}"
-                     + (f"，周期{'合格' if result.cycle_passed else '不合格'}" if result.cycle_passed is not None else ""))
+        verdict_cycle = {True: "，周期合格", False: "，周期不合格", None: ""}[result.cycle_passed]
+        lines.append(f"  周期累计（第{result.cycle_year}年）：{_amounts(result.cycle_totals)}{verdict_cycle}")
     lines.append(f"  结果：{verdict}" + ("（免修）" if result.exempt else ""))
     if result.flags:
-        lines.append(f"  标记：{'、'.join(result.flags)}")
+        from .types import FLAG_LABELS
+        lines.append(f"  标记：{'；'.join(f'{FLAG_LABELS.get(f, f)}（{f}）' for f in result.flags)}")
     if result.carry_over:
-        lines.append(f"  结转：{_show(result.carry_over)}")
+        unit = WORDS.get(next(iter(result.totals)), "")
+        lines.append("  结转下一年度：" + "，".join(f"{names.get(k, k)} {_show(v)}{unit}" for k, v in result.carry_over.items()))
     for reason in result.reasons:
         lines.append(f"  原因：{reason}")
     for note in result.annotations:
         lines.append(f"  注明：{note}")
+    if result.claims:
+        lines.append("  逐条说明：")
     for c in result.claims:
-        declared = f"申报 {_show(c.declared)} → " if c.declared else ""
-        lines.append(f"  {c.index + 1}. {c.item_name} [{c.item}] {c.period or ''}：{declared}计算 {_show(c.computed)} → 计入 {_show(c.counted)}")
+        declared = f"申报 {_amounts(c.declared)}，" if c.declared else ""
+        lines.append(f"  {c.index + 1}. {c.item_name}（{c.item}，{c.period or '—'}）：{declared}"
+                     f"计算 {_amounts(c.computed)}，计入 {_amounts(c.counted)}")
         for note in c.notes:
             lines.append(f"       · {note}")
     return "\n".join(lines)

@@ -178,6 +178,9 @@ def main(argv=None) -> int:
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `jijiao assess … | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ class CompiledRules:
     carry_over: tuple[int, list] | None  # (category index, [(getter, minimum)])
     category_codes: tuple[str, ...]
     category_names: dict[str, str] = field(default_factory=dict)
+    unit_rules: list[dict] = field(default_factory=list)
 
 
 def parameter_epoch(parameters: dict[str, Parameter], when: date) -> tuple:
@@ -148,7 +149,36 @@ class Compiler:
         carry = self._carry(rules.get("carry_over"), rules)
         return CompiledRules(self.j, params, items, item_list, buckets, groups, requirements, not_assessed,
                              fail_flags, carry, self.categories,
-                             {c.code: c.name for c in self.j.categories})
+                             {c.code: c.name for c in self.j.categories},
+                             [self._unit_rule(node, i) for i, node in enumerate(rules.get("unit_rules", ()))])
+
+    def _unit_rule(self, node, index) -> dict:
+        """A unit flag: ``max_share`` or more of the unit's assessed teachers below ``min``."""
+        rules = self.j.rules
+        mapping(node, f"unit_rules[{index}]", required=("of", "min", "max_share", "flags", "label"),
+                optional=("measure",), parent=rules["unit_rules"], key=index)
+        measure = node.get("measure", self.measures[0])
+        if measure not in self.measures:
+            fail(f"未知的度量 {measure!r}", node, "measure")
+        of = node["of"]
+        if of != "total" and of not in self.categories:
+            fail("unit_rules.of 应为 total 或类别代码", node, "of")
+        minimum = milli_of(value_of(self.params, node["min"], node, "min"), node, "min")
+        share = value_of(self.params, node["max_share"], node, "max_share")
+        try:
+            share = parse_decimal(share)
+        except NumberError as exc:
+            fail(f"max_share 无效：{exc}", node, "max_share")
+        from .numbers import from_milli
+
+        def value(assessment, of=of, measure=measure):
+            if of == "total":
+                return assessment.totals[measure]
+            cat = assessment.categories[of]
+            return cat[measure] if isinstance(cat, dict) else cat
+        return {"label": node["label"], "measure": measure, "value": value, "min": from_milli(minimum),
+                "min_milli": minimum, "max_share": share,
+                "flags": tuple(self._flag(f, node, "flags") for f in node["flags"])}
 
     def _flag(self, flag, node, key):
         if flag not in self.j.flags:

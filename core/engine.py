@@ -64,6 +64,7 @@ class Assessment:
     annotations: list[str] = field(default_factory=list)
     claims: list[ClaimExplanation] = field(default_factory=list)
     cycle_year: int | None = None
+    category_names: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self, *, explain: bool = True) -> dict:
         def nums(d):
@@ -82,6 +83,29 @@ class Assessment:
 
 def _json(value: Decimal):
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+@dataclass
+class UnitAssessment:
+    """The assessments of one unit's teachers taken together (汇总): counts, pass rate, the
+    teachers below requirements, and the unit's own flags (organisation-level rules)."""
+
+    jurisdiction: str
+    period: str
+    teachers: int
+    assessed: int
+    passed: int
+    failed: int
+    pass_rate: Decimal | None
+    below: list[Any]
+    flags: list[str]
+    reasons: list[str]
+
+    def to_dict(self) -> dict:
+        return {"jurisdiction": self.jurisdiction, "period": self.period, "teachers": self.teachers,
+                "assessed": self.assessed, "passed": self.passed, "failed": self.failed,
+                "pass_rate": None if self.pass_rate is None else float(self.pass_rate),
+                "below": list(self.below), "flags": self.flags, "reasons": self.reasons}
 
 
 class Totals:
@@ -229,6 +253,32 @@ class Assessor:
         exempt_reason = self._exemption(rules, claims, inside, cycle, state)
         result = self._judge(rules, totals, None, ctx, None, exempt_reason, pace_years=pace_years)
         return self._finish(result, PERSONAL_CYCLE_KEY, rules, totals, None, inside, claims, state, None, explain)
+
+    def assess_unit(self, period_key: str, results: list[tuple[Any, Assessment]]) -> UnitAssessment:
+        """Organisation-level rules over ``(teacher_ref, assessment)`` pairs of one unit and period:
+        pass rate, who failed, and each ``unit_rules`` entry: the unit is flagged when the share of
+        its assessed teachers below ``min`` is ``max_share`` or more ("15%以上" includes 15%)."""
+        period = self.calendar.period(period_key) if not self.calendar.personal else None
+        rules = self.rules_for(period.start if period else date.today())
+        assessed = [(ref, a) for ref, a in results if a.passed is not None]
+        passed = sum(1 for _, a in assessed if a.passed)
+        failed = [ref for ref, a in assessed if a.passed is False]
+        rate = (Decimal(passed) / Decimal(len(assessed))).quantize(Decimal("0.0001")) if assessed else None
+        flags: list[str] = []
+        reasons: list[str] = []
+        for rule in rules.unit_rules:
+            measure = rule["measure"]
+            below = [ref for ref, a in results if a.passed is not None and rule["value"](a) < rule["min"]]
+            base = len([1 for _, a in results if a.passed is not None])
+            if base and Decimal(len(below)) / Decimal(base) >= rule["max_share"]:
+                for flag in rule["flags"]:
+                    if flag not in flags:
+                        flags.append(flag)
+                share = (Decimal(len(below)) * 100 / Decimal(base)).quantize(Decimal("0.1"))
+                reasons.append(f"{rule['label']}：{len(below)}/{base} 人（{share}%）低于{fmt(rule['min_milli'])}"
+                               f"{MEASURE_WORDS[measure]}，达到{(rule['max_share'] * 100).normalize()}%以上")
+        return UnitAssessment(self.code, period_key, len(results), len(assessed), passed, len(failed), rate,
+                              failed, flags, reasons)
 
     # -- helpers ----------------------------------------------------------------------------
     def _holds(self, teacher, period):
@@ -384,7 +434,7 @@ class Assessor:
             cycle_totals=per_measure(cycle_acc.totals) if cycle_acc is not None else None,
             cycle_passed=judged["cycle_passed"], exempt=judged["exempt"], reasons=judged["reasons"],
             annotations=annotations, claims=state.explanations(rules) if explain else [],
-            cycle_year=year,
+            cycle_year=year, category_names=rules.category_names,
         )
 
 

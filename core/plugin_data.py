@@ -144,7 +144,7 @@ def _jurisdiction(node, plugin_name: str) -> Jurisdiction:
     ctx = "jurisdiction.yaml"
     mapping(node, ctx, required=("code", "name", "level", "period", "measures", "categories"),
             optional=("description", "references", "cycle", "requirements", "caps", "highest_of",
-                      "carry_over", "not_assessed", "on_fail", "flags", "workflow"))
+                      "carry_over", "not_assessed", "on_fail", "flags", "workflow", "unit_rules"))
     code = text(node, "code", ctx)
     if not code.isidentifier() or code != code.lower():
         fail("code 应为小写英文标识符（如 guangzhou）", node, "code")
@@ -209,7 +209,7 @@ def _jurisdiction(node, plugin_name: str) -> Jurisdiction:
             flags[flag] = label
     rules = Node()
     rules.file, rules.line, rules.key_lines = node.file, node.line, {}
-    for key in ("requirements", "caps", "highest_of", "not_assessed"):
+    for key in ("requirements", "caps", "highest_of", "not_assessed", "unit_rules"):
         rules[key] = seq(node, key, ctx)
         rules.key_lines[key] = node.line_of(key)
     for key in ("carry_over", "on_fail"):
