@@ -105,7 +105,10 @@ def coerce(spec: InputSpec, value, validate_period=None):
     if kind == "period":
         text = unicodedata.normalize("NFKC", str(value)).strip()
         if validate_period is not None:
-            validate_period(text)
+            try:
+                validate_period(text)
+            except InputError as exc:
+                raise InputError(exc.message, field=spec.name) from None
         return text
     raise InputError(f"未知的输入类型 {kind}", field=spec.name)
 
@@ -140,7 +143,7 @@ class ClaimParser:
 
     def _parse(self, raw) -> Claim:
         if not isinstance(raw, dict):
-            raise InputError("每条记录应为映射（如 {item: gongxu.platform, hours: 10}）")
+            raise InputError("每条记录应为映射（如 {item: peixun.training, hours: 10}）")
         code = raw.get("item")
         if code is None:
             raise InputError("缺少项目代码", field="item")

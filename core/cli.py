@@ -40,11 +40,17 @@ def cmd_assess(args) -> int:
 def cmd_cases(args) -> int:
     registry = _registry()
     paths = args.paths
+    only = set(args.jurisdiction or ())
+    for code in only:
+        registry.bundle(code)  # an unknown code is an input error
     if not paths:
-        paths = [source.path for code in registry.codes() for source in registry.bundle(code).case_sources]
+        paths = [source.path for code in registry.codes() if not only or code in only
+                 for source in registry.bundle(code).case_sources]
     passed = failed = 0
     for path in case_files(paths):
         for case in load_cases(path):
+            if only and case.jurisdiction not in only:
+                continue
             if case.expect is None:
                 print(f"✗ {case.name}（{case.location}）：缺少 expect")
                 failed += 1
@@ -86,7 +92,7 @@ def cmd_plugins_show(args) -> int:
     registry = _registry()
     bundle = registry.bundle(args.code)
     j = bundle.jurisdiction
-    print(f"{j.name}（{j.code}），插件 {j.plugin}，挂接层级 {j.level}")
+    print(f"{j.name}（{j.code}），插件 {registry.owner[j.code]}，挂接层级 {j.level}")
     if j.description:
         print(f"  {j.description}")
     period = "个人五年周期" if j.period.kind == "personal_cycle" else f"年度（自 {j.period.starts} 起）"
@@ -126,7 +132,15 @@ def cmd_plugins_show(args) -> int:
 def cmd_plugins_check(args) -> int:
     registry = _registry()
     problems = registry.check()
+    if args.names:
+        known = {info.name for info in registry.plugins()} | {p.plugin for p in problems}
+        for name in args.names:
+            if name not in known:
+                raise InputError(f"未安装插件「{name}」（已安装：{'、'.join(sorted(known))}）")
+        problems = [p for p in problems if p.plugin in args.names]
     for code in registry.codes():
+        if args.names and registry.owner[code] not in args.names:
+            continue
         if not any(p.plugin == registry.owner[code] for p in problems):
             bundle = registry.bundle(code)
             print(f"✓ {code}（{registry.owner[code]}）：{len(bundle.items)} 个项目，{len(bundle.parameters)} 个参数")
@@ -145,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_assess)
     p = sub.add_parser("cases", help="运行规则案例并与 expect 比较")
     p.add_argument("paths", nargs="*", help="案例文件或目录；缺省为所有已安装插件的案例")
+    p.add_argument("-j", "--jurisdiction", action="append", metavar="CODE", help="只运行该地区的案例（可重复）")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func=cmd_cases)
     plugins = sub.add_parser("plugins", help="地区插件")
@@ -153,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = psub.add_parser("show", help="显示一个地区的项目、参数和阶段")
     p.add_argument("code")
     p.set_defaults(func=cmd_plugins_show)
-    psub.add_parser("check", help="校验所有已安装的插件").set_defaults(func=cmd_plugins_check)
+    p = psub.add_parser("check", help="校验已安装的插件（缺省为全部）")
+    p.add_argument("names", nargs="*", help="只校验这些插件")
+    p.set_defaults(func=cmd_plugins_check)
     plugins.set_defaults(func=lambda args: (plugins.print_help(), 2)[1])
     for extend in _extensions():
         extend(sub)

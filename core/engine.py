@@ -316,7 +316,10 @@ class Assessor:
         if item.period_from and claim.values.get(item.period_from) is not None:
             return claim.values[item.period_from]
         if claim.on is not None:
-            return self.calendar.containing(claim.on).key
+            try:
+                return self.calendar.containing(claim.on).key
+            except InputError as exc:
+                raise exc.located(claim=index) from None
         return default.key
 
     def _exemption(self, rules, claims, indices, window: Period, state) -> str | None:

@@ -42,7 +42,8 @@ class InputError(JijiaoError):
         if self.field:
             where.append(f"字段 {self.field}")
         prefix = "，".join(where)
-        return f"{prefix}：{self.message}" if prefix else self.message
+        text = f"{prefix}：{self.message}" if prefix else self.message
+        return " ".join(text.split())  # one line, whatever the input held
 
 
 class PluginDataError(JijiaoError):

@@ -11,6 +11,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 SCALE = 1000
+LARGEST_DIGITS = 9  # no hours, credits, points or minutes reach a billion: larger is a typo
 _TEN = Decimal(SCALE)
 
 
@@ -42,6 +43,8 @@ def parse_decimal(value, *, allow_negative: bool = False, max_places: int | None
         raise NumberError("应为数字")
     if not number.is_finite():
         raise NumberError("应为有限的数字")
+    if number and number.adjusted() >= LARGEST_DIGITS:
+        raise NumberError(f"数值过大（不能超过 {10 ** LARGEST_DIGITS - 1}）")
     if number < 0 and not allow_negative:
         raise NumberError("不能为负数")
     if max_places is not None and number != number.quantize(Decimal(1).scaleb(-max_places), rounding="ROUND_DOWN"):

@@ -85,7 +85,10 @@ class Calendar:
         match = (_YEAR_KEY if whole_year else _SCHOOL_KEY).match(key)
         if not match or (not whole_year and int(match.group(2)) != int(match.group(1)) + 1):
             raise InputError(f"考核期间「{key}」格式不对，应写作 {self.example_key()}", field="period")
-        period = self._from_start_year(int(match.group(1)))
+        try:
+            period = self._from_start_year(int(match.group(1)))
+        except (ValueError, OverflowError):
+            raise InputError(f"考核期间「{key}」超出可用的年份范围", field="period") from None
         self._cache[key] = period
         return period
 
@@ -93,10 +96,16 @@ class Calendar:
         if self.personal:
             raise InputError("个人周期没有按日期划分的年度", field="on")
         year = day.year if (day.month, day.day) >= (self.month, self.day) else day.year - 1
-        return self.period(self._from_start_year(year).key)
+        try:
+            return self.period(self._from_start_year(year).key)
+        except (ValueError, OverflowError):
+            raise InputError(f"日期 {day} 超出可用的年份范围", field="on") from None
 
     def shift(self, period: Period, count: int) -> Period:
-        return self.period(self._from_start_year(period.start.year + count).key)
+        try:
+            return self.period(self._from_start_year(period.start.year + count).key)
+        except (ValueError, OverflowError):
+            raise InputError("周期超出可用的年份范围", field="period") from None
 
     def distance(self, first: Period, later: Period) -> int:
         """How many periods ``later`` is after ``first`` (0 when they are the same)."""
@@ -104,7 +113,10 @@ class Calendar:
 
     def cycle_of(self, start: date, years: int) -> Period:
         """A personal cycle [start, start + years)."""
-        return Period(PERSONAL_CYCLE_KEY, start, add_years(start, years) - timedelta(days=1))
+        try:
+            return Period(PERSONAL_CYCLE_KEY, start, add_years(start, years) - timedelta(days=1))
+        except (ValueError, OverflowError):
+            raise InputError(f"周期起点 {start} 超出可用的年份范围", field="teacher.cycle_start") from None
 
 
 def resolve_day(text, period: Period) -> date:

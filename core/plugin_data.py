@@ -147,7 +147,7 @@ def _jurisdiction(node, plugin_name: str) -> Jurisdiction:
                       "carry_over", "not_assessed", "on_fail", "flags", "workflow", "unit_rules"))
     code = text(node, "code", ctx)
     if not code.isidentifier() or code != code.lower():
-        fail("code 应为小写英文标识符（如 guangzhou）", node, "code")
+        fail("code 应为小写英文标识符（如 demo_county）", node, "code")
     level = node["level"]
     if level not in NODE_LEVELS[:3]:
         fail(f"level 应为 province、city 或 district 之一，而不是 {level!r}", node, "level")
@@ -268,7 +268,7 @@ def _catalogue(node, code, categories, refs) -> tuple[CatalogueItem, ...]:
     for item_code, spec in items_node.items():
         ctx = f"items.{item_code}"
         if not isinstance(item_code, str) or item_code.count(".") != 1:
-            fail(f"项目代码 {item_code!r} 应写作 类别.项目（如 gongxu.platform）", items_node, item_code)
+            fail(f"项目代码 {item_code!r} 应写作 类别.项目（如 peixun.training）", items_node, item_code)
         category = item_code.split(".")[0]
         if category not in categories:
             fail(f"项目 {item_code} 的类别 {category!r} 不在 jurisdiction.yaml 的 categories 中", items_node, item_code)

@@ -198,7 +198,7 @@ class Registry:
             by_plugin.setdefault(plugin, []).append(code)
         infos = []
         for name, plugin in self.pm.list_name_plugin():
-            if name == CORE_PLUGIN:
+            if name == CORE_PLUGIN or plugin is None:  # None: blocked by JIJIAO_DISABLE_PLUGINS
                 continue
             dist, version = self.distributions.get(name, (None, None))
             infos.append(PluginInfo(name, dist, version, tuple(sorted(by_plugin.get(name, ())))))

@@ -66,6 +66,14 @@ def _make_loader(filename: str):
         seq.item_lines = [child.start_mark.line + 1 for child in node.value]
         return seq
 
+    def construct_timestamp(loader, node):
+        # An impossible date (2025-13-01) stays text, so the caller can say which field is wrong.
+        try:
+            return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+        except ValueError:
+            return loader.construct_scalar(node)
+
+    StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_timestamp)
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
     return StrictLoader
