@@ -187,6 +187,9 @@ class ClaimParser:
 
     def _check_period(self, key: str) -> None:
         if self.calendar.personal:
+            if key != "cycle":
+                raise InputError(f"本地区按教师个人五年周期考核，记录的期间只能是 cycle（或不填），而不是「{key}」",
+                                 field="period")
             return
         try:
             self.calendar.period(key)

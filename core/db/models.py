@@ -246,7 +246,7 @@ class WindowExtension(Base):
 
 
 class SchoolPeriodFact(Base):
-    """Facts about a school in a period that rules depend on (中山's annual summary filed)."""
+    """Facts about a school in a period that rules depend on (whether its annual school-based training summary was filed)."""
 
     __tablename__ = "school_period_facts"
     __table_args__ = (UniqueConstraint("node_id", "period_key"),)
