@@ -23,6 +23,20 @@ class NotFound(JijiaoError):
     """Not there, or not in the actor's scope (the two are not told apart)."""
 
 
+def insert_unique(session: Session, obj, message: str, field: str | None = None):
+    """Add ``obj``; a unique constraint refusing it becomes a clear InputError, and only the
+    savepoint is rolled back, never the caller's transaction."""
+    from sqlalchemy.exc import IntegrityError
+    from ..errors import InputError
+    try:
+        with session.begin_nested():
+            session.add(obj)
+            session.flush()
+    except IntegrityError:
+        raise InputError(message, field=field) from None
+    return obj
+
+
 class Platform:
     def __init__(self, url: str | None = None, *, registry=None, workflows=None, engine=None,
                  clock: Callable[[], datetime] | None = None):

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..audit import append as audit_append
 from ..claims import Claim as EngineClaim
@@ -20,7 +19,7 @@ from ..errors import InputError, JijiaoError
 from ..numbers import to_milli
 from ..tree import ancestors, review_chain
 from ..workflow import ConflictError, TransitionRefused
-from . import NotFound
+from . import NotFound, insert_unique
 from .context import ClaimContext
 
 CHUNK = 5000
@@ -77,11 +76,7 @@ class ClaimService:
                         workflow=workflow, state=self.s.platform.workflows.get(workflow).definition.initial,
                         home_school_id=teacher.home_school_id, scope_path=teacher.scope_path,
                         dedup_key=dedup_key(claim.period, claim.on, claim.values), created_by=actor.user_id)
-            session.add(row)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise InputError(f"{teacher.name}的「{catalogue_item.name}」已有相同内容的记录，不能重复申报") from None
+            insert_unique(session, row, f"{teacher.name}的「{catalogue_item.name}」已有相同内容的记录，不能重复申报")
             audit_append(session, [self.s.audit_entry(entity_type="claim", entity_id=row.id, trigger="declare",
                                                       from_state=None, to_state=row.state, scope_path=row.scope_path,
                                                       detail={"item": item, "inputs": row.inputs})])

@@ -8,7 +8,6 @@ import secrets
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from ..audit import append as audit_append
 from ..db.models import ROLES, OrgNode, RoleAssignment, Teacher, User
@@ -16,11 +15,15 @@ from ..db.scope import Actor
 from ..errors import InputError
 from ..idnumber import normalise
 from ..tree import add_node, ancestors, governing_jurisdiction
-from . import NotFound
+from . import NotFound, insert_unique
 
 
-def hash_password(password: str, *, salt: bytes | None = None, rounds: int = 120_000) -> str:
+PASSWORD_ROUNDS = int(os.environ.get("JIJIAO_PASSWORD_ROUNDS", "240000"))
+
+
+def hash_password(password: str, *, salt: bytes | None = None, rounds: int | None = None) -> str:
     salt = salt or os.urandom(16)
+    rounds = rounds or PASSWORD_ROUNDS
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds)
     return f"pbkdf2_sha256${rounds}${salt.hex()}${digest.hex()}"
 
@@ -56,16 +59,11 @@ class OrgService:
             raise InputError("只有平台管理员可以添加用户")
         with self.s.platform.transaction(self.s.actor) as session:
             user = User(username=username, display_name=display_name, password_hash=hash_password(password))
-            session.add(user)
             for role, node_id, teacher_id in roles:
                 if role not in ROLES:
                     raise InputError(f"未知角色 {role}", field="role")
                 user.roles.append(RoleAssignment(role=role, node_id=node_id, teacher_id=teacher_id))
-            try:
-                session.flush()
-            except IntegrityError:
-                raise InputError(f"用户名「{username}」已存在", field="username") from None
-            return user
+            return insert_unique(session, user, f"用户名「{username}」已存在", "username")
 
     def add_teacher(self, *, name: str, id_number, home_school_id: int, cert_number: str | None = None,
                     subject: str | None = None, stage: str | None = None, employed_on: date | None = None,
@@ -87,11 +85,7 @@ class OrgService:
                               new_teacher=new_teacher, transferred_on=transferred_on,
                               working_school_id=working_school_id, arrangement=arrangement,
                               jurisdiction=jurisdiction, scope_path=school.path)
-            session.add(teacher)
-            try:
-                session.flush()
-            except IntegrityError:
-                raise InputError("该身份证号的教师已登记（身份证号只能登记一次）", field="id_number") from None
+            insert_unique(session, teacher, "该身份证号的教师已登记（身份证号只能登记一次）", "id_number")
             audit_append(session, [self.s.audit_entry(entity_type="teacher", entity_id=teacher.id, trigger="create",
                                                       from_state=None, to_state="active", scope_path=school.path)])
             return teacher
