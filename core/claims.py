@@ -126,6 +126,8 @@ class ClaimParser:
         cached = self._specs.get(item.code)
         if cached is None:
             specs = {spec.name: spec for spec in item.inputs}
+            # Every claim may carry its certificate number: the same number twice is a duplicate.
+            specs.setdefault("certificate_no", InputSpec("certificate_no", "text", "证书编号", required=False))
             conversions = ()
             compute = item.rules.get("compute", {})
             if compute.get("kind") == "declared":

@@ -178,8 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions():
-    """Sub-commands of later layers (database, demo, worker) register here when importable."""
-    return []
+    """Sub-commands of the later layers (database, demo, worker, audit)."""
+    from .cli_db import extend
+    return [extend]
 
 
 def main(argv=None) -> int:

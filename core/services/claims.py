@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import select, update
 
+from .. import failpoints
 from ..audit import append as audit_append
 from ..claims import Claim as EngineClaim
 from ..claimstore import dump_values
@@ -288,6 +289,7 @@ class ClaimService:
                         .values(state=tdef.dest, version=Claim.version + 1, **changes)
                         .returning(Claim.id).execution_options(synchronize_session=False))
                     moved += [row[0] for row in result]
+                failpoints.hit("bulk.after_update")
                 moved_set = set(moved)
                 for r in members:
                     if r.id in moved_set:
@@ -300,6 +302,7 @@ class ClaimService:
                     else:
                         report.refused[r.id] = "该记录已被他人处理（状态已变化）"
             audit_append(session, entries)
+            failpoints.hit("bulk.before_commit")
             if len(registered_teachers) <= INLINE_RECOMPUTE:
                 for teacher_id in sorted(registered_teachers):
                     self.s.assessments.recompute_in(session, teacher_id)
