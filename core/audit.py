@@ -28,10 +28,12 @@ def _at(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str).encode
+
+
 def canonical(row: dict) -> str:
-    data = {k: row.get(k) for k in FIELDS}
-    data["at"] = _at(data["at"])
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    """The row's fields in FIELDS order as a compact JSON array (``at`` as naive UTC ISO text)."""
+    return _dumps([_at(row["at"]) if k == "at" else row.get(k) for k in FIELDS])
 
 
 def link(prev_hash: str, row: dict) -> str:
@@ -43,6 +45,7 @@ def append(session: Session, entries: list[dict]) -> int:
     the caller's transaction. Returns the last seq."""
     if not entries:
         return 0
+    from .services.bulkload import bulk_insert
     head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
                            .with_for_update().execution_options(skip_scope=True)).one()
     seq, prev = head.seq, head.hash
@@ -55,7 +58,10 @@ def append(session: Session, entries: list[dict]) -> int:
         row["prev_hash"] = prev
         row["hash"] = prev = link(prev, row)
         rows.append(row)
-    session.execute(insert(AuditRecord), rows)
+    if len(rows) > 100:
+        bulk_insert(session, AuditRecord, rows, ["seq", *[f for f in FIELDS if f != "seq"], "prev_hash", "hash"])
+    else:
+        session.execute(insert(AuditRecord), rows)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev)
                     .execution_options(skip_scope=True))
     return seq

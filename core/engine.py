@@ -174,6 +174,19 @@ class Assessor:
         for day in days:
             self.rules_for(day)
 
+    def claim_amount(self, claim: Claim, period_key: str, teacher: Teacher | None = None) -> int:
+        """The primary-measure amount of one claim on its own (before groups and caps), in
+        milli-units: what a claim record shows as 'computed'."""
+        if self.calendar.personal:
+            day = claim.on or date.today()
+            period = Period(period_key, day, day)
+        else:
+            period = self.calendar.period(period_key)
+        item = self.rules_for(period.start).items[claim.item]
+        teacher = teacher or Teacher()
+        amount, _ = item.amount(claim.values, ClaimContext(teacher, period, None, self._holds(teacher, period)))
+        return amount[0]
+
     def parse_claims(self, raw_claims: Iterable, *, case: str | None = None) -> list[Claim]:
         if raw_claims is None:
             return []

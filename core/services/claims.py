@@ -41,6 +41,30 @@ class BulkReport:
         return f"成功 {len(self.ok)} 条，未处理 {len(self.refused)} 条"
 
 
+class BatchRejected(InputError):
+    """A batch with wrong rows: nothing was written; ``rows`` maps row index → reason."""
+
+    def __init__(self, message: str, rows: dict[int, str]):
+        super().__init__(message)
+        self.rows = rows
+
+
+@dataclass
+class ImportReport:
+    claims: int
+    teachers: int
+    job_id: int | None = None
+
+
+def driver_integrity_errors() -> tuple:
+    """IntegrityError classes raised by the raw driver (COPY bypasses SQLAlchemy's wrapping)."""
+    try:
+        import psycopg
+        return (psycopg.errors.IntegrityError,)
+    except ImportError:  # pragma: no cover
+        return ()
+
+
 def dedup_key(period_key: str, on, values: dict, project_id: int | None = None) -> str:
     if project_id is not None:
         return f"project:{project_id}"
@@ -238,6 +262,88 @@ class ClaimService:
                 self.s.assessments.recompute_in(session, claim.teacher_id)
             session.expire(claim)
             return session.get(Claim, claim.id)
+
+    # -- an organiser's batch of registered claims --------------------------------------------------
+    def import_registered(self, items: list[dict], *, source: str) -> "ImportReport":
+        """Register a batch (an organiser's or a school's list): all rows or none. Every row is
+        checked first; if any is wrong, nothing is written and every wrong row is reported."""
+        with self.s.platform.transaction(self.s.actor) as session:
+            return self.register_batch_in(session, items, source=source)
+
+    def register_batch_in(self, session, items: list[dict], *, source: str, project_id: int | None = None):
+        from .bulkload import allocate_ids, bulk_insert
+        actor = self.s.actor
+        if actor.role not in ("organiser", "school_admin", "reviewer", "system"):
+            raise InputError("只有培训机构、学校或教研部门可以批量登记学时")
+        now = self.s.platform.clock()
+        teacher_ids = sorted({int(i["teacher_id"]) for i in items})
+        teachers = {}
+        for start in range(0, len(teacher_ids), CHUNK):
+            for row in session.execute(select(Teacher.id, Teacher.jurisdiction, Teacher.home_school_id,
+                                              Teacher.scope_path).where(Teacher.id.in_(teacher_ids[start:start + CHUNK]))):
+                teachers[row.id] = row
+        errors: dict[int, str] = {}
+        rows = []
+        registry = self.s.platform.registry
+        for index, item in enumerate(items):
+            teacher = teachers.get(int(item["teacher_id"]))
+            if teacher is None:
+                errors[index] = "教师不存在或不在您的管辖范围内"
+                continue
+            assessor = registry.assessor(teacher.jurisdiction)
+            catalogue_item = assessor.bundle.items.get(item["item"])
+            if catalogue_item is None or catalogue_item.channel not in ("organiser", "school"):
+                errors[index] = f"「{item['item']}」不是可由机构批量登记的项目"
+                continue
+            raw = dict(item.get("inputs") or {}, item=item["item"])
+            if item.get("period"):
+                raw["period"] = item["period"]
+            if item.get("on"):
+                raw["on"] = item["on"]
+            try:
+                claim = assessor.parser.parse(raw)
+            except InputError as exc:
+                errors[index] = exc.describe()
+                continue
+            period = claim.period or (assessor.calendar.containing(claim.on).key if claim.on
+                                      else assessor.calendar.containing(now.date()).key)
+            if assessor.calendar.personal:
+                period = "cycle"
+            values = dump_values(claim.values)
+            rows.append({"id": None, "teacher_id": teacher.id, "jurisdiction": teacher.jurisdiction, "item_code": item["item"],
+                         "period_key": period, "on_date": claim.on, "inputs": values,
+                         "amount_milli": assessor.claim_amount(claim, period),
+                         "explanation": None, "workflow": "registration", "state": "registered", "version": 1,
+                         "level": 0, "review_chain": None, "reviewer_node_id": None,
+                         "home_school_id": teacher.home_school_id,
+                         "dedup_key": dedup_key(period, claim.on, claim.values, project_id),
+                         "project_id": project_id, "reason": None, "scope_path": teacher.scope_path,
+                         "created_by": actor.user_id, "created_at": now, "updated_at": now, "registered_at": now})
+        if errors:
+            shown = "；".join(f"第{i + 1}行：{m}" for i, m in list(errors.items())[:20])
+            raise BatchRejected(f"批量登记未执行（全部或全不）：{len(errors)} 行有误。{shown}", errors)
+        from sqlalchemy.exc import IntegrityError
+        for row, new_id in zip(rows, allocate_ids(session, Claim, len(rows))):
+            row["id"] = new_id
+        columns = list(rows[0]) if rows else []
+        try:
+            with session.begin_nested():
+                bulk_insert(session, Claim, rows, columns)
+        except (IntegrityError, *driver_integrity_errors()):
+            raise BatchRejected("批量登记未执行：其中有已登记过的记录（同一教师、同一项目、相同内容），"
+                                "请先导出已登记名单核对", {}) from None
+        entries = [self.s.audit_entry(entity_type="claim", entity_id=r["id"], trigger="register_batch",
+                                      from_state=None, to_state="registered", scope_path=r["scope_path"],
+                                      detail={"source": source}) for r in rows]
+        audit_append(session, entries)
+        affected = sorted({r["teacher_id"] for r in rows})
+        job_id = None
+        if len(affected) <= INLINE_RECOMPUTE:
+            for teacher_id in affected:
+                self.s.assessments.recompute_in(session, teacher_id)
+        else:
+            job_id = self.s.assessments.enqueue_recompute(session, affected)
+        return ImportReport(len(rows), len(affected), job_id)
 
     # -- bulk ------------------------------------------------------------------------------------
     def bulk(self, trigger: str, claim_ids, *, reason: str | None = None) -> BulkReport:
