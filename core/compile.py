@@ -105,6 +105,7 @@ class CompiledRules:
     category_codes: tuple[str, ...]
     category_names: dict[str, str] = field(default_factory=dict)
     unit_rules: list[dict] = field(default_factory=list)
+    item_slots: int = 0  # per-item totals are kept only when a requirement reads them
 
 
 def parameter_epoch(parameters: dict[str, Parameter], when: date) -> tuple:
@@ -147,10 +148,12 @@ class Compiler:
             on_fail = mapping(rules["on_fail"], "on_fail", required=("flags",), parent=rules, key="on_fail")
             fail_flags = tuple(self._flag(f, on_fail, "flags") for f in on_fail["flags"])
         carry = self._carry(rules.get("carry_over"), rules)
+        needs_items = any(isinstance(node.get("of"), dict) for node in rules.get("requirements", ()))
         return CompiledRules(self.j, params, items, item_list, buckets, groups, requirements, not_assessed,
                              fail_flags, carry, self.categories,
                              {c.code: c.name for c in self.j.categories},
-                             [self._unit_rule(node, i) for i, node in enumerate(rules.get("unit_rules", ()))])
+                             [self._unit_rule(node, i) for i, node in enumerate(rules.get("unit_rules", ()))],
+                             len(item_list) if needs_items else 0)
 
     def _unit_rule(self, node, index) -> dict:
         """A unit flag: ``max_share`` or more of the unit's assessed teachers below ``min``."""

@@ -116,7 +116,7 @@ class Totals:
     def __init__(self, nm: int, nc: int, ni: int):
         self.totals = [0] * nm
         self.categories = [[0] * nm for _ in range(nc)]
-        self.items = [[0] * nm for _ in range(ni)]
+        self.items = [[0] * nm for _ in range(ni)] if ni else None
 
     def add(self, other: "Totals") -> None:
         for m, v in enumerate(other.totals):
@@ -124,9 +124,10 @@ class Totals:
         for mine, theirs in zip(self.categories, other.categories):
             for m, v in enumerate(theirs):
                 mine[m] += v
-        for mine, theirs in zip(self.items, other.items):
-            for m, v in enumerate(theirs):
-                mine[m] += v
+        if self.items is not None and other.items is not None:
+            for mine, theirs in zip(self.items, other.items):
+                for m, v in enumerate(theirs):
+                    mine[m] += v
 
 
 @dataclass
@@ -159,13 +160,18 @@ class Assessor:
                                  {name: p.function for name, p in bundle.predicates.items()})
         self._predicates = self.compiler.predicates
         self._rules: dict[tuple, CompiledRules] = {}
+        self._by_day: dict[date, CompiledRules] = {}
+        self._day_period: dict[date, str] = {}
 
     # -- inputs -----------------------------------------------------------------------------
     def rules_for(self, day: date) -> CompiledRules:
-        epoch = parameter_epoch(self.bundle.parameters, day)
-        rules = self._rules.get(epoch)
+        rules = self._by_day.get(day)
         if rules is None:
-            rules = self._rules[epoch] = self.compiler.compile(day)
+            epoch = parameter_epoch(self.bundle.parameters, day)
+            rules = self._rules.get(epoch)
+            if rules is None:
+                rules = self._rules[epoch] = self.compiler.compile(day)
+            self._by_day[day] = rules
         return rules
 
     def check(self) -> None:
@@ -218,8 +224,8 @@ class Assessor:
                 by_period[key].append(index)
             else:
                 outside[index] = key
-        state = _Run(self, claims)
-        cycle_acc = Totals(self.nm, len(rules_now.category_codes), len(rules_now.item_list))
+        state = _Run(self, claims, explain)
+        cycle_acc = Totals(self.nm, len(rules_now.category_codes), rules_now.item_slots)
         current = None
         for p in sequence:
             rules = self.rules_for(p.start)
@@ -249,7 +255,7 @@ class Assessor:
         cycle = self.calendar.cycle_of(start, years)
         rules = self.rules_for(cycle.start)
         inside, year_of = [], {}
-        state = _Run(self, claims)
+        state = _Run(self, claims, explain)
         for index, claim in enumerate(claims):
             day = claim.on or cycle.start
             if cycle.contains(day):
@@ -326,13 +332,19 @@ class Assessor:
         item = rules.items.get(claim.item)
         if item is None:
             raise InputError(f"未知项目「{claim.item}」", claim=index, field="item")
-        if item.period_from and claim.values.get(item.period_from) is not None:
+        if item.period_from is not None and claim.values.get(item.period_from) is not None:
             return claim.values[item.period_from]
         if claim.on is not None:
+            cached = self._day_period.get(claim.on)
+            if cached is not None:
+                return cached
             try:
-                return self.calendar.containing(claim.on).key
+                key = self.calendar.containing(claim.on).key
             except InputError as exc:
                 raise exc.located(claim=index) from None
+            if len(self._day_period) < 100_000:
+                self._day_period[claim.on] = key
+            return key
         return default.key
 
     def _exemption(self, rules, claims, indices, window: Period, state) -> str | None:
@@ -457,8 +469,9 @@ class Assessor:
 class _Run:
     """Per-claim amounts and notes of one assessment."""
 
-    def __init__(self, assessor: Assessor, claims: list[Claim]):
+    def __init__(self, assessor: Assessor, claims: list[Claim], explain: bool = True):
         self.assessor = assessor
+        self.explain = explain
         self.claims = claims
         self.nm = assessor.nm
         n = len(claims)
@@ -469,7 +482,8 @@ class _Run:
         self.cycle_used: dict[tuple, list[int]] = {}
 
     def note(self, index: int, text: str) -> None:
-        self.notes.setdefault(index, []).append(text)
+        if self.explain:
+            self.notes.setdefault(index, []).append(text)
 
     def outside(self, index: int, text: str) -> None:
         self.note(index, text)
@@ -513,56 +527,75 @@ class _Run:
                 winner = groups[(item.highest_group, key_value)]
                 if winner != index:
                     losers.add(index)
-                    name = rules.groups[item.highest_group]
-                    label = f"{name}「{key_value}」" if key_value is not None else name
-                    self.note(index, f"{label}只计最高一项（第{winner + 1}条，{fmt(computed[winner][0])}{words[0]}），本条不计")
-        totals = Totals(nm, len(rules.category_codes), len(rules.item_list))
+                    if self.explain:
+                        name = rules.groups[item.highest_group]
+                        label = f"{name}「{key_value}」" if key_value is not None else name
+                        self.note(index, f"{label}只计最高一项（第{winner + 1}条，{fmt(computed[winner][0])}{words[0]}），本条不计")
+        totals = Totals(nm, len(rules.category_codes), rules.item_slots)
         period_used: dict[int, list[int]] = {}
         buckets = rules.buckets
+        counted = self.counted
+        grand = totals.totals
+        categories = totals.categories
+        item_totals = totals.items
         for index in indices:
             item = items[claims[index].item]
             amount = zero if index in losers else computed[index]
             if item.buckets and any(amount):
-                amount = list(amount)
-                usages = []
-                for b in item.buckets:
-                    bucket = buckets[b]
-                    if bucket.cycle:
-                        used = self.cycle_used.setdefault((bucket.label, bucket.items), [0] * nm)
-                    else:
-                        used = period_used.setdefault(b, [0] * nm)
-                    usages.append(used)
-                    for m, limit in enumerate(bucket.limits):
-                        if limit is None:
-                            continue
-                        room = max(limit - used[m], 0)
-                        if amount[m] > room:
-                            cut = amount[m] - room
-                            scope = "周期" if bucket.cycle else "年度"
-                            self.note(index, f"超出{bucket.label}{scope}上限{fmt(limit)}{words[m]}，{fmt(cut)}{words[m]}不计")
-                            amount[m] = room
-                for used in usages:
-                    for m in range(nm):
-                        used[m] += amount[m]
-                amount = tuple(amount)
-            self.counted[index] = amount
-            category = totals.categories[item.category_index]
-            item_totals = totals.items[item.index]
-            for m in range(nm):
-                v = amount[m]
-                totals.totals[m] += v
-                category[m] += v
-                item_totals[m] += v
+                amount = self._cap(index, item, amount, buckets, period_used, words)
+            counted[index] = amount
+            category = categories[item.category_index]
+            if nm == 1:
+                v = amount[0]
+                grand[0] += v
+                category[0] += v
+                if item_totals is not None:
+                    item_totals[item.index][0] += v
+            else:
+                for m in range(nm):
+                    v = amount[m]
+                    grand[m] += v
+                    category[m] += v
+                    if item_totals is not None:
+                        item_totals[item.index][m] += v
         return totals
 
+    def _cap(self, index, item, amount, buckets, period_used, words):
+        """Cut ``amount`` to what the item's buckets still have room for, noting each cut."""
+        nm = self.nm
+        amount = list(amount)
+        usages = []
+        for b in item.buckets:
+            bucket = buckets[b]
+            if bucket.cycle:
+                used = self.cycle_used.setdefault((bucket.label, bucket.items), [0] * nm)
+            else:
+                used = period_used.setdefault(b, [0] * nm)
+            usages.append(used)
+            for m, limit in enumerate(bucket.limits):
+                if limit is None:
+                    continue
+                room = max(limit - used[m], 0)
+                if amount[m] > room:
+                    if self.explain:
+                        cut = amount[m] - room
+                        scope = "周期" if bucket.cycle else "年度"
+                        self.note(index, f"超出{bucket.label}{scope}上限{fmt(limit)}{words[m]}，{fmt(cut)}{words[m]}不计")
+                    amount[m] = room
+        for used in usages:
+            for m in range(nm):
+                used[m] += amount[m]
+        return tuple(amount)
+
     def totals_of(self, rules: CompiledRules, indices) -> Totals:
-        totals = Totals(self.nm, len(rules.category_codes), len(rules.item_list))
+        totals = Totals(self.nm, len(rules.category_codes), rules.item_slots)
         for index in indices:
             item = rules.items[self.claims[index].item]
             for m, v in enumerate(self.counted[index]):
                 totals.totals[m] += v
                 totals.categories[item.category_index][m] += v
-                totals.items[item.index][m] += v
+                if totals.items is not None:
+                    totals.items[item.index][m] += v
         return totals
 
     def explanations(self, rules: CompiledRules) -> list[ClaimExplanation]:

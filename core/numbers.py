@@ -8,6 +8,7 @@ refused when negative, not finite or not a number at all.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
 SCALE = 1000
@@ -62,6 +63,7 @@ def to_milli(value) -> int:
     return integral
 
 
+@lru_cache(maxsize=65536)
 def from_milli(milli: int) -> Decimal:
     """The Decimal shown to people: 2500 → 2.5, 72000 → 72."""
     if milli % SCALE == 0:
