@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO_DB := sqlite:///$(CURDIR)/instance/demo.sqlite3
+
 demo: $(STAMP)
 	$(BIN)/jijiao plugins check
 	$(BIN)/jijiao assess docs/demo-cases.yaml
+	$(BIN)/jijiao demo --database $(DEMO_DB) --reset
+	$(BIN)/jijiao audit verify --database $(DEMO_DB)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -49,7 +49,7 @@ def cmd_audit_verify(args) -> int:
 def cmd_demo(args) -> int:
     from .db.base import database_url
     from .db.migrate import upgrade
-    from .demo import build_demo
+    from demo.province import build_demo
     url = database_url(args.database)
     upgrade(url)
     platform = _platform(args)

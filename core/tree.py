@@ -61,8 +61,9 @@ def review_chain(chain: list[OrgNode], levels: list[ReviewLevel], *, above: OrgN
         position = next(i for i, n in enumerate(chain) if n.id == above.id) + 1
     reviewers: list[OrgNode] = []
     for level in sorted(levels, key=lambda lv: lv.order):
-        if above is not None and min(NODE_KINDS.index(k) for k in level.node_kinds) >= NODE_KINDS.index(above.kind):
-            continue  # a level at or below the registrar: registering is that level's own act
+        if above is not None and (above.kind in level.node_kinds or
+                                  min(NODE_KINDS.index(k) for k in level.node_kinds) >= NODE_KINDS.index(above.kind)):
+            continue  # the registrar's own level (or one below it): registering is that level's act
         match = next((i for i in range(position, len(chain)) if chain[i].kind in level.node_kinds), None)
         if match is None:
             if level.optional:

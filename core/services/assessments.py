@@ -50,12 +50,12 @@ def _upsert(session, rows: list[dict]) -> None:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(AssessmentResult).values(rows)
+    stmt = insert(AssessmentResult.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["teacher_id", "period_key"],
         set_={c: stmt.excluded[c] for c in ("jurisdiction", "total_milli", "result", "passed", "scope_path",
                                               "computed_at")})
-    session.execute(stmt.execution_options(skip_scope=True))
+    session.connection().execute(stmt, rows)  # one statement, executemany
 
 
 class AssessmentService:

@@ -27,7 +27,9 @@ def bulk_insert(session, model, rows: list[dict], columns: list[str]) -> None:
                 for row in rows:
                     copy.write_row([_copy_value(row.get(c)) for c in columns])
         return
-    session.execute(insert(model).execution_options(skip_scope=True), rows)
+    # Core executemany over the table: one statement for every row (the ORM's bulk insert would
+    # split rows by which optional columns are None).
+    session.connection().execute(model.__table__.insert(), [{c: row.get(c) for c in columns} for row in rows])
 
 
 def allocate_ids(session, model, count: int) -> list[int]:

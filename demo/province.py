@@ -5,11 +5,12 @@ audit trail of every transition they went through), assessment results, and one 
 every role, with documented demo-only passwords.
 
 Fast by construction: the tree through ``core.tree.add_node``; teachers, claims and school facts
-as bulk inserts (``session.execute(insert(Model), rows)``) in a few large transactions; the audit
-trail through ``core.audit.append`` in large chunks, in time order; the results through
-``AssessmentService.recompute_teachers`` in batches; only the ~25 demo accounts go through
-``OrgService.add_user``. Everything the rules decide (amounts, explanations, review chains,
-workflow effects) comes from the plugins and the workflow definitions, never from this module:
+as bulk inserts with explicit ids (one executemany of a table INSERT; COPY on PostgreSQL) in a few
+large transactions; the audit trail through ``core.audit.append`` in large chunks, in time
+order; the results through ``AssessmentService.recompute_teachers`` in batches; only the ~25
+demo accounts go through ``OrgService.add_user``. Everything the rules decide (amounts,
+explanations, review chains, workflow effects) comes from the plugins and the workflow
+definitions, never from this module:
 claim inputs are parsed by the jurisdiction's assessor, amounts are the assessor's, review chains
 are ``core.tree.review_chain`` of the plugin's levels, and each claim's state is reached by
 firing the workflow's transitions (their branch guards and effects) one by one.
@@ -28,20 +29,21 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import delete, event, func, insert, select, text, update
 
-from .audit import GENESIS, append as audit_append
-from .claimstore import dump_values
-from .db.models import (AssessmentResult, AuditHead, AuditRecord, Claim, Evidence, JobRecord, OrgNode,
+from core.audit import GENESIS, append as audit_append
+from core.claimstore import dump_values
+from core.db.models import (AssessmentResult, AuditHead, AuditRecord, Claim, Evidence, JobRecord, OrgNode,
                         ProjectParticipant, RoleAssignment, SchoolPeriodFact, Teacher, TrainingProject, User,
                         WindowExtension)
-from .db.scope import Actor
-from .errors import InputError, JijiaoError
-from .facts import Teacher as TeacherFacts
-from .idnumber import make as make_id_number
-from .numbers import to_milli
-from .periods import Period
-from .services.claims import dedup_key
-from .tree import add_node, review_chain
-from .workflow import BRANCH_GUARDS, GUARDS
+from core.db.scope import Actor
+from core.errors import InputError, JijiaoError
+from core.facts import Teacher as TeacherFacts
+from core.idnumber import make as make_id_number
+from core.numbers import to_milli
+from core.periods import Period
+from core.services.bulkload import bulk_insert
+from core.services.claims import dedup_key
+from core.tree import add_node, review_chain
+from core.workflow import BRANCH_GUARDS, GUARDS
 
 JURISDICTIONS = ("guangzhou", "zhongshan", "wutongqiao", "zhengzhou", "echeng", "jining", "hainan", "lengshuijiang")
 ADMIN_PASSWORD = "admin123"
@@ -363,13 +365,13 @@ SYSTEM_ACTOR = _Actor(None, "系统", "system", None)
 
 
 class _Sim:
-    """A claim's columns while its workflow runs; also what the branch guards look at."""
+    """A claim's review columns while a script of triggers runs through its workflow (the
+    chain is of positions, not nodes); also what the branch guards look at."""
 
-    __slots__ = ("state", "level", "review_chain", "reviewer", "reason", "registered_at", "version")
+    __slots__ = ("state", "level", "review_chain", "reviewer")
 
     def __init__(self, state):
         self.state, self.level, self.review_chain, self.reviewer = state, 0, None, None
-        self.reason, self.registered_at, self.version = None, None, 1
 
     # the guard context protocol (core.workflow's branch guards)
     @property
@@ -421,7 +423,7 @@ class _Builder:
         self._periods()
         self.say(f"生成教师 {self.n_teachers} 名……")
         self._make_teachers()
-        self.say(f"建立演示账号 {len(self._account_specs())} 个……")
+        self.say(f"建立演示账号 {len(self._account_specs()) + 2} 个……")
         self._make_accounts()
         self.say("生成各状态的申报与登记记录及其审计记录……")
         self._make_claims()
@@ -441,7 +443,7 @@ class _Builder:
                 return
             if not self.reset:
                 raise DemoRefused(f"数据库中已有数据（机构 {nodes} 个、用户 {users} 个）：演示数据只能建在空数据库上。"
-                                  "如确需清空后重建，请加 --reset（将删除全部数据，包括审计记录）")
+                                  "如确需清空后重建，请用 jijiao demo --reset（将删除全部数据，包括审计记录）")
             self.say(f"清空数据库（机构 {nodes} 个、用户 {users} 个及其全部记录）……")
             for model in (ProjectParticipant, Evidence, AssessmentResult, WindowExtension, SchoolPeriodFact,
                           JobRecord, Claim, TrainingProject, RoleAssignment, Teacher, User, AuditRecord):
@@ -612,16 +614,16 @@ class _Builder:
                 t.cycle_start, t.cycle_from = self._cycle_start(t)
                 stage = rng.choice(meta["stages"])
                 self.teachers.append(t)
+                certificate = f"{max(t.employed_on.year - 1, 1990)}{meta['region'][:2]}{rng.randrange(10 ** 11):011d}"
                 self.teacher_rows.append({
-                    "id": t.id, "name": t.name, "id_number": number,
-                    "cert_number": f"{max(t.employed_on.year - 1, 1990)}{meta['region'][:2]}{rng.randrange(10 ** 11):011d}",
+                    "id": t.id, "name": t.name, "id_number": number, "cert_number": certificate,
                     "subject": _weighted(rng, SUBJECTS[stage]), "stage": stage, "home_school_id": school.id,
                     "working_school_id": working, "arrangement": t.arrangement, "employed_on": t.employed_on,
                     "cycle_start": t.cycle_start, "new_teacher": t.new, "transferred_on": t.transferred_on,
                     "jurisdiction": code, "scope_path": school.path, "active": True})
         with self.p.transaction(Actor.system()) as s:
             for start in range(0, len(self.teacher_rows), CLAIM_CHUNK):
-                s.execute(_bulk(Teacher), self.teacher_rows[start:start + CLAIM_CHUNK])
+                _insert(s, Teacher, self.teacher_rows[start:start + CLAIM_CHUNK])
             self._fix_sequence(s, Teacher)
         for t in self.teachers:  # on the roster before their first claim
             start = min(t.cycle_from or date.max, self.period[t.code]["previous"].start) - timedelta(days=20)
@@ -743,7 +745,7 @@ class _Builder:
             next_id = (s.scalar(select(func.max(Claim.id))) or 0) + 1
             facts_rows = self._school_facts()
             if facts_rows:
-                s.execute(_bulk(SchoolPeriodFact), facts_rows)
+                _insert(s, SchoolPeriodFact, facts_rows)
             self.summary_filed = {(r["node_id"], r["period_key"]): r["summary_filed"] for r in facts_rows}
             self.workflows = {name: self.p.workflows.get(name) for name in ("declaration", "registration")}
             rows: list[dict] = []
@@ -790,10 +792,10 @@ class _Builder:
                         rows.append(row)
                         next_id += 1
                 if len(rows) >= CLAIM_CHUNK:
-                    s.execute(_bulk(Claim), rows)
+                    _insert(s, Claim, rows)
                     rows = []
             if rows:
-                s.execute(_bulk(Claim), rows)
+                _insert(s, Claim, rows)
             self._fix_sequence(s, Claim)
             self._write_audit(s)
             self.say("提交……")
@@ -829,7 +831,12 @@ class _Builder:
                 yield "previous", period, plan(t, "previous" if year == prev.start.year else "history", period)
         elif not (t.new or t.transferred_on):
             yield "previous", prev, plan(t, "previous", prev)
-        yield "current", cur, plan(t, "current", cur) + (plan(t, "current", cur) if t.demo else [])
+        raws = plan(t, "current", cur)
+        for _ in range(8 if t.demo else 0):  # a demo account's teacher: claims enough for every state
+            if len(raws) >= 7:
+                break
+            raws += plan(t, "current", cur)
+        yield "current", cur, raws
 
     def _school_facts(self) -> list[dict]:
         """中山: whether each school filed its school-based training summary last period (two did not)."""
@@ -1316,12 +1323,17 @@ def _big_transaction(session) -> None:
         session.execute(text("PRAGMA cache_size = -262144"))
 
 
-def _bulk(model):
-    """A bulk INSERT of rows that all carry every column (ids included): one executemany.
-    (Through the ORM, ``insert(Model)`` leaves out None values and then groups consecutive rows
-    by the keys left: rows whose optional columns alternate between None and a value would be
-    inserted one statement each.)"""
-    return insert(model.__table__)
+def _insert(session, model, rows: list[dict]) -> None:
+    """Rows that all carry every column (ids included), in bulk: COPY on PostgreSQL
+    (``core.services.bulkload``), one executemany of a table INSERT elsewhere. (Not the ORM's
+    ``insert(Model)``: it leaves out None values and groups consecutive rows by the keys left,
+    so rows whose optional columns alternate between None and a value go one statement each.)"""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        bulk_insert(session, model, rows, list(rows[0]))
+    else:
+        session.execute(insert(model.__table__), rows)
 
 
 def _render_nulls(state) -> None:
