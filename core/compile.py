@@ -342,8 +342,10 @@ class Compiler:
                 fail("table 须给出 table（映射或参数名）和 by（输入名列表）", compute)
             code = item.code
 
+            milli_table = _milli_tree(table, compute)
+
             def table_amount(values, ctx):
-                node = table
+                node = milli_table
                 for name in by:
                     if not isinstance(node, dict):
                         break
@@ -356,10 +358,9 @@ class Compiler:
                     node = node[key]
                 if isinstance(node, dict):
                     raise InputError(f"缺少「{by[-1]}」", field=by[-1], item=code)
-                milli = to_milli(parse_decimal(node))
                 if count is not None:
-                    milli = _scale(milli, count(values))
-                return (milli,) + zero[1:]
+                    node = _scale(node, count(values))
+                return (node,) + zero[1:]
             return table_amount, ()
         raise AssertionError(kind)
 
@@ -566,6 +567,13 @@ class Compiler:
             over = milli_of(value_of(self.params, part["over"], part, "over"), part, "over")
             parts.append((getter, over))
         return self.categories.index(node["into"]), parts
+
+
+def _milli_tree(table, node):
+    """A table with every leaf converted to milli-units once, at compile time."""
+    if isinstance(table, dict):
+        return {key: _milli_tree(value, node) for key, value in table.items()}
+    return milli_of(table, node, "table", "表中的数值")
 
 
 class _Fmt(dict):

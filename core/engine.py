@@ -563,6 +563,35 @@ class _Run:
     def _cap(self, index, item, amount, buckets, period_used, words):
         """Cut ``amount`` to what the item's buckets still have room for, noting each cut."""
         nm = self.nm
+        if nm == 1:
+            value = amount[0]
+            usages = []
+            for b in item.buckets:
+                bucket = buckets[b]
+                if bucket.cycle:
+                    key = (bucket.label, bucket.items)
+                    used = self.cycle_used.get(key)
+                    if used is None:
+                        used = self.cycle_used[key] = [0]
+                else:
+                    used = period_used.get(b)
+                    if used is None:
+                        used = period_used[b] = [0]
+                usages.append(used)
+                limit = bucket.limits[0]
+                if limit is not None:
+                    room = limit - used[0]
+                    if room < 0:
+                        room = 0
+                    if value > room:
+                        if self.explain:
+                            scope = "周期" if bucket.cycle else "年度"
+                            self.note(index, f"超出{bucket.label}{scope}上限{fmt(limit)}{words[0]}，"
+                                             f"{fmt(value - room)}{words[0]}不计")
+                        value = room
+            for used in usages:
+                used[0] += value
+            return (value,)
         amount = list(amount)
         usages = []
         for b in item.buckets:
