@@ -168,9 +168,14 @@ class ClaimService:
                           amount_milli=explanation["amount_milli"], explanation=explanation,
                           dedup_key=dedup_key(parsed.period, parsed.on, parsed.values),
                           version=claim.version + 1, updated_at=self.s.platform.clock())
-            result = session.execute(update(Claim).where(Claim.id == claim.id, Claim.state == claim.state,
-                                                         Claim.version == expected_version).values(**values)
-                                     .execution_options(synchronize_session=False))
+            from sqlalchemy.exc import IntegrityError
+            try:
+                with session.begin_nested():
+                    result = session.execute(update(Claim).where(Claim.id == claim.id, Claim.state == claim.state,
+                                                                 Claim.version == expected_version).values(**values)
+                                             .execution_options(synchronize_session=False))
+            except IntegrityError:
+                raise InputError("修改后的内容与该教师已有的另一条记录相同，不能重复申报") from None
             if result.rowcount != 1:
                 raise ConflictError("该记录已被修改（版本已变化），请刷新后重试")
             audit_append(session, [self.s.audit_entry(entity_type="claim", entity_id=claim.id, trigger="edit",
@@ -210,7 +215,8 @@ class ClaimService:
                                                  .execution_options(skip_scope=True))}
 
     def _context(self, session, claim, reason) -> ClaimContext:
-        nodes = self._nodes(session, [claim.home_school_id, claim.reviewer_node_id])
+        first = claim.review_chain[0] if claim.review_chain else None
+        nodes = self._nodes(session, [claim.home_school_id, claim.reviewer_node_id, first])
         return ClaimContext(self.s, session, claim, reason, nodes)
 
     def _effects(self, session, tdef, claim, ctx) -> dict:
@@ -373,7 +379,8 @@ class ClaimService:
                 key = (r.workflow, r.state, r.level, r.reviewer_node_id, r.home_school_id, r.jurisdiction,
                        r.period_key, json.dumps(r.review_chain))
                 groups.setdefault(key, []).append(r)
-            nodes = self._nodes(session, {r.home_school_id for r in rows} | {r.reviewer_node_id for r in rows})
+            nodes = self._nodes(session, {r.home_school_id for r in rows} | {r.reviewer_node_id for r in rows}
+                                | {r.review_chain[0] for r in rows if r.review_chain})
             entries = []
             for key, members in groups.items():
                 first = SimpleNamespace(**members[0]._mapping)

@@ -32,7 +32,11 @@ class ClaimContext:
         return self.nodes.get(node_id) if node_id is not None else None
 
     def review_stage(self) -> str:
+        """The window that governs the next review: the current reviewer's level, or for a claim
+        that is not under review (returned, about to be resubmitted) the first level of its chain."""
         reviewer = self.reviewer()
+        if reviewer is None and self.entity.review_chain:
+            reviewer = self.nodes.get(self.entity.review_chain[0])
         return f"review_{reviewer.kind}" if reviewer is not None else "review"
 
     def is_last_level(self) -> bool:
