@@ -1,0 +1,1 @@
+"""Benchmarks: performance figures are printed here, never asserted in unit tests."""
