@@ -32,9 +32,9 @@ BUGS THIS MACHINE FOUND (all fixed; the machine is strict by default, and
   can be resubmitted after every window of its period has closed. The model expects the window of
   the first review level (where the resubmitted claim goes) to be open.
 * ``city_review_window`` — the review stage is ``review_<kind of the reviewer node>``; 广州's
-  second level covers districts and the city (局属学校由市中小学教师培训中心审核) and its window
-  ``review_district`` is named 区（市培训中心）复审, but for a city-direct school the stage looked
-  up is ``review_city``, which does not exist: the city's review never closes.
+  second level covers districts and the city (局属学校由市中小学教师培训中心审核), but the plugin
+  had no ``review_city`` window, so a city-direct school's second review never closed (fixed by
+  adding ``review_city`` with ``review_district``'s dates, which the model now follows).
 * ``edit_duplicate`` — editing a draft or returned claim into the content of another claim of the
   same teacher raises a raw ``sqlalchemy.exc.IntegrityError`` instead of the InputError that
   ``declare`` gives for the same duplicate.
@@ -104,11 +104,12 @@ INITIAL = {"declaration": "draft", "registration": "recorded"}
 FINAL = ("registered", "rejected")
 SUBMIT_STAGE = {"declaration": "declare", "registration": "register"}
 # The review stage of a level, by the kind of its reviewer node (review.yaml): 广州's second level
-# is 区（市培训中心）复审 for a district and for the city alike.
+# is reviewed by the district, or for a city-direct school by the city, each with its own window
+# (review_city has review_district's dates; an extension of one does not extend the other).
 REVIEW_STAGE = {("guangzhou", "school"): "review_school", ("guangzhou", "district"): "review_district",
-                ("guangzhou", "city"): "review_district", ("echeng", "town"): "review_town",
+                ("guangzhou", "city"): "review_city", ("echeng", "town"): "review_town",
                 ("echeng", "district"): "review_district"}
-STAGES = {"guangzhou": ("declare", "review_school", "review_district"),
+STAGES = {"guangzhou": ("declare", "review_school", "review_district", "review_city"),
           "echeng": ("register", "review_town", "review_district")}
 PERIODS = {"guangzhou": ("2019", "2020"), "echeng": ("2018-2019", "2019-2020")}
 # Days either side of the boundaries: 广州 2019 declarations close 2020-01-31, school review
@@ -130,10 +131,10 @@ def default_window(jurisdiction: str, stage: str, period: str) -> tuple[date, da
         y = int(period)
         if y == 2019:  # 2019-01-01 values
             closes = {"declare": date(2020, 1, 31), "review_school": date(2020, 2, 28),
-                      "review_district": date(2020, 3, 10)}[stage]
+                      "review_district": date(2020, 3, 10), "review_city": date(2020, 3, 10)}[stage]
         else:  # 2020-01-01 values
             closes = {"declare": date(y, 12, 31), "review_school": date(y + 1, 1, 31),
-                      "review_district": date(y + 1, 2, 28)}[stage]
+                      "review_district": date(y + 1, 2, 28), "review_city": date(y + 1, 2, 28)}[stage]
         return date(y, 1, 1), closes
     y = int(period[:4]) + 1  # 鄂城: the school year's registration runs in the next autumn
     if stage == "review_district":
@@ -584,12 +585,12 @@ class ClaimsMachine(RuleBasedStateMachine):
 
     @rule(who=st.sampled_from(ACTORS + ("th_rev", "gz_rev", "thzx_admin", "szs_admin", "cg_rev", "ec_rev",
                                         "cgxx_admin")),
-          jurisdiction=st.sampled_from(("guangzhou", "echeng")), stage=st.integers(0, 2), period=st.integers(0, 1),
+          jurisdiction=st.sampled_from(("guangzhou", "echeng")), stage=st.integers(0, 3), period=st.integers(0, 1),
           node=st.one_of(st.none(), st.none(), st.sampled_from(sorted(HOME.values()) + ["th", "gz", "cg", "ec"])),
           days=st.integers(-5, 60))
     def extend(self, who, jurisdiction, stage, period, node, days):
         """A reviewer or school admin extends a window for their subtree (others are refused)."""
-        stage, period = STAGES[jurisdiction][stage], PERIODS[jurisdiction][period]
+        stage, period = STAGES[jurisdiction][stage % len(STAGES[jurisdiction])], PERIODS[jurisdiction][period]
         role = self.role(who)
         target = node or self.node_of(who)
         if role not in EXTENDERS:
