@@ -129,7 +129,7 @@ def default_window(jurisdiction: str, stage: str, period: str) -> tuple[date, da
     """The plugin's dated default (review.yaml), written out by hand."""
     if jurisdiction == "guangzhou":
         y = int(period)
-        if y == 2019:  # 2019-01-01 values
+        if y <= 2019:  # 2019-01-01 values (also for an earlier period: the first values apply)
             closes = {"declare": date(2020, 1, 31), "review_school": date(2020, 2, 28),
                       "review_district": date(2020, 3, 10), "review_city": date(2020, 3, 10)}[stage]
         else:  # 2020-01-01 values
