@@ -394,7 +394,7 @@ def reset(w: World, *, imported: bool = False) -> None:
                            {"seq": w.base_seq, "hash": w.base_hash})
         connection.execute(text("DELETE FROM assessment_results"))
         connection.execute(text("DELETE FROM jobs"))
-    vacuum(platform, "claims", "audit_records", "assessment_results", "jobs", "audit_head")
+    vacuum(platform, "claims", "audit_records", "assessment_results")
 
 
 def verify_chain(platform) -> None:
@@ -546,6 +546,8 @@ def bench_bulk(w: World, args, results: list[Result]) -> None:
     log(f"bulk approval: precomputing {fmt_int(len(ids))} chained audit rows for the raw baseline (untimed)")
     audit_rows = approval_audit_rows(w, ids)
     variants = [("INSERT executemany", False)] + ([("COPY", True)] if pg else [])
+    if pg and args.quick:  # --quick: the faster raw variant only
+        variants = [("COPY", True)]
     raw_times = {}
     for label, copy in variants:
         log(f"bulk approval: raw SQL (UPDATE in chunks of {CHUNK} + audit {label}), {fmt_int(len(ids))} claims")
@@ -683,7 +685,7 @@ class NoFsync:
 def bench_single(w: World, args, results: list[Result]) -> None:
     ids = list(range(1, min(args.singles, w.claims) + 1))
     setting = "synchronous_commit = off" if is_pg(w.platform) else "synchronous = NORMAL"
-    for durable in (True, False):
+    for durable in ((True,) if args.quick else (True, False)):  # --quick: the durable commit only
         label = "" if durable else f" [{setting}]"
         with (NoFsync(w.platform) if not durable else _nothing()):
             log(f"single transitions{label}: raw SQL, {fmt_int(len(ids))} approvals one transaction each")
@@ -828,7 +830,7 @@ def bench_engine(workflows, args, out) -> list[tuple]:
     """Fire ``approve`` for N claims through the one shared Machine (``Workflow.fire``): time per
     claim (best of 3, gc enabled; --quick: one run) at each size, and the bytes the engine leaves
     behind per claim (tracemalloc, after gc, the fired transitions kept in a preallocated list;
-    --quick: measured on at most 20,000 of the N claims)."""
+    --quick: measured on at most 10,000 of the N claims)."""
     workflow = workflows.get("declaration")
     fire = workflow.fire
     repeats = 1 if args.quick else 3
@@ -851,7 +853,7 @@ def bench_engine(workflows, args, out) -> list[tuple]:
         per_claim[n] = best / n
         del rows, ctxs, taken
         # memory: a fresh set of claims, measured from before they exist
-        m = min(n, 20_000) if args.quick else n
+        m = min(n, 10_000) if args.quick else n
         gc.collect()
         tracemalloc.start()
         try:
@@ -1058,7 +1060,20 @@ def load() -> str:
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
 
 
+def print_results(title: str, results: list[Result], out) -> None:
+    print_table(title, results, out)
+    for r in results:
+        if r.note:
+            print(f"  {r.operation.strip()}: {r.note}", file=out)
+        if r.generation is not None:
+            print(f"  data generated in {r.generation:.0f} s (untimed); claims table with its indexes: {r.size}",
+                  file=out)
+    out.flush()
+
+
 def run_database(kind: str, args, registry, workflows, workdir, out) -> list[Result]:
+    """The workflow parts on one database (their table is printed as soon as they are done), then
+    on PostgreSQL the province recompute (a table of its own)."""
     results: list[Result] = []
     parts = args.parts
     if parts & {"bulk", "single", "import"}:
@@ -1079,27 +1094,20 @@ def run_database(kind: str, args, registry, workflows, workdir, out) -> list[Res
                 bench_single(w, args, results)
             if "import" in parts:
                 bench_import(w, args, results)
+            title = (f"== {label}: {fmt_int(w.claims)} claims of {fmt_int(w.teachers)} teachers in {SCHOOLS} "
+                     f"schools, in review at the district (last level) ==\n   before: {before}; after: {load()}")
+            print_results(title, results, out)
             if args.profile:
                 profile_paths(w, args, out)
         finally:
             platform.engine.dispose()
             database.drop()
-        title = (f"== {label}: {fmt_int(w.claims)} claims of {fmt_int(w.teachers)} teachers in {SCHOOLS} schools, "
-                 f"in review at the district (last level) ==\n   before: {before}; after: {load()}")
-    else:
-        title = f"== {kind} =="
     if kind == "postgresql" and "recompute" in parts:
         before = load()
-        results.append(bench_recompute(args, registry, workflows, workdir, out))
-        title += f"\n   recompute: before {before}; after: {load()}"
-    if results:
-        print_table(title, results, out)
-        for r in results:
-            if r.note:
-                print(f"  {r.operation.strip()}: {r.note}", file=out)
-            if r.generation is not None:
-                print(f"  recompute data generated in {r.generation:.0f} s (untimed); claims table {r.size}", file=out)
-        out.flush()
+        recompute = bench_recompute(args, registry, workflows, workdir, out)
+        print_results(f"== PostgreSQL: recomputing a province's assessments ==\n   before: {before}; after: {load()}",
+                      [recompute], out)
+        results.append(recompute)
     return results
 
 
