@@ -54,6 +54,12 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(16), default="zh_Hans_CN")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Sign-in: a failed-attempt counter and a lock; ``session_version`` is bumped on logout,
+    # password change and disabling, which ends every other session of the user.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     roles: Mapped[list["RoleAssignment"]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -226,6 +232,19 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(IdType, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed anchor of the chain head: ``mac = HMAC(key, seq:hash)`` with a key kept outside
+    the database, so that a chain rewritten whole (every later hash recomputed) is detected."""
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    seq: Mapped[int] = mapped_column(IdType, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(32))
+    mac: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class WindowExtension(Base):
