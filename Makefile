@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install system-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +16,28 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-DEMO_DB := sqlite:///$(CURDIR)/instance/demo.sqlite3
+# The browser tests drive Debian's Chromium (Playwright cannot download a browser here) and the
+# screens need CJK fonts: installed from Debian's packages when missing.
+SYSTEM_STAMP := $(VENV)/.system-deps
+$(SYSTEM_STAMP): | $(STAMP)
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else echo "需要 Debian 软件包 chromium 与 fonts-noto-cjk：请以 root 运行 apt-get install chromium fonts-noto-cjk"; exit 1; fi; \
+	fi
+	touch $(SYSTEM_STAMP)
+
+system-deps: $(SYSTEM_STAMP)
+
+# The demo lives in the default database (instance/jijiao.sqlite3), so every jijiao command
+# without --database sees it; it is built once and reused by later runs (jijiao demo --reset rebuilds).
+DEMO_DB := sqlite:///$(CURDIR)/instance/jijiao.sqlite3
 
 demo: $(STAMP)
 	$(BIN)/jijiao plugins check
-	$(BIN)/jijiao assess docs/demo-cases.yaml
-	$(BIN)/jijiao demo --database $(DEMO_DB) --reset
-	$(BIN)/jijiao audit verify --database $(DEMO_DB)
+	$(BIN)/jijiao demo --database $(DEMO_DB) --if-missing
+	$(BIN)/jijiao serve --database $(DEMO_DB)
 
-test: $(STAMP)
+test: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

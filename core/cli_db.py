@@ -10,23 +10,24 @@ from .errors import JijiaoError
 
 
 def _platform(args):
+    from .dbcheck import check_database
     from .services import Platform
-    return Platform(args.database)
+    return Platform(check_database(args.database))
 
 
 def cmd_db_upgrade(args) -> int:
-    from .db.base import database_url
     from .db.migrate import current, upgrade
-    url = database_url(args.database)
+    from .dbcheck import check_database
+    url = check_database(args.database, migrated=False)
     upgrade(url, args.revision)
     print(f"数据库已升级到 {current(url)}（{_safe(url)}）")
     return 0
 
 
 def cmd_db_current(args) -> int:
-    from .db.base import database_url
     from .db.migrate import current
-    url = database_url(args.database)
+    from .dbcheck import check_database
+    url = check_database(args.database, migrated=False)
     print(current(url) or "（空数据库，请运行 jijiao db upgrade）")
     return 0
 
@@ -46,15 +47,73 @@ def cmd_audit_verify(args) -> int:
     return 1
 
 
+def _accounts_file(url: str):
+    """Where the demo's account list is kept beside the database (to print it again on reuse)."""
+    from .db.base import instance_dir
+    import hashlib
+    return instance_dir() / f"demo-accounts-{hashlib.sha1(url.encode()).hexdigest()[:10]}.json"
+
+
 def cmd_demo(args) -> int:
-    from .db.base import database_url
+    import json
+    from dataclasses import asdict
+
     from .db.migrate import upgrade
-    from demo.province import build_demo
-    url = database_url(args.database)
+    from .dbcheck import check_database
+    from demo.province import DemoAccount, build_demo
+    url = check_database(args.database, migrated=False)
     upgrade(url)
     platform = _platform(args)
+    accounts = _accounts_file(url)
+    if args.if_missing and not args.reset and _has_teachers(platform):
+        print(f"演示数据已存在，直接使用（{_safe(url)}）；要重建请运行 jijiao demo --reset")
+        if accounts.exists():
+            print(_describe_accounts([DemoAccount(**a) for a in json.loads(accounts.read_text())]))
+        return 0
     summary = build_demo(platform, teachers=args.teachers, reset=args.reset, progress=lambda m: print(m, flush=True))
+    accounts.write_text(json.dumps([asdict(a) for a in summary.accounts], ensure_ascii=False, indent=1))
     print(summary.describe())
+    return 0
+
+
+def _has_teachers(platform) -> bool:
+    from sqlalchemy import select
+
+    from .db.models import Teacher
+    from .db.scope import Actor
+    with platform.transaction(Actor.system()) as session:
+        return session.scalar(select(Teacher.id).limit(1)) is not None
+
+
+def _describe_accounts(accounts) -> str:
+    from demo.province import ROLE_NAMES
+    lines = ["演示账号（密码仅供演示，任何正式环境都不得使用）："]
+    width = max((len(a.username) for a in accounts), default=8)
+    for a in accounts:
+        where = a.node if len(a.node) <= 40 else a.node[:38] + "…"
+        note = f"  {a.note}" if a.note else ""
+        lines.append(f"  {a.username:<{width}}  {a.password:<9} {ROLE_NAMES.get(a.role, a.role)}  {where}{note}")
+    return "\n".join(lines)
+
+
+def cmd_serve(args) -> int:
+    import os
+
+    from waitress import serve
+
+    from admin import create_app
+    from .dbcheck import check_database
+    url = check_database(args.database)
+    port = args.port or int(os.environ.get("PORT", "5000"))
+    app = create_app({"JIJIAO_DATABASE_URL": url})
+    accounts = _accounts_file(url)
+    print(f"继教平台已启动：http://{args.host}:{port}/ （数据库 {_safe(url)}；Ctrl+C 停止）", flush=True)
+    if accounts.exists():
+        import json
+
+        from demo.province import DemoAccount
+        print(_describe_accounts([DemoAccount(**a) for a in json.loads(accounts.read_text())]), flush=True)
+    serve(app, host=args.host, port=port, threads=args.threads, ident="jijiao")
     return 0
 
 
@@ -119,7 +178,15 @@ def extend(sub) -> None:
     database(p)
     p.add_argument("--teachers", type=int, default=20_000)
     p.add_argument("--reset", action="store_true", help="先清空数据库中的全部数据")
+    p.add_argument("--if-missing", action="store_true", help="数据库里已有演示数据时直接使用，不重建")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="启动网页平台（生产级 WSGI 服务器 waitress）")
+    database(p)
+    p.add_argument("--host", default="127.0.0.1", help="监听地址（缺省 127.0.0.1；对外服务请用 0.0.0.0 并置于反向代理之后）")
+    p.add_argument("--port", type=int, default=None, help="端口（缺省：环境变量 PORT，否则 5000）")
+    p.add_argument("--threads", type=int, default=8)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="运行后台任务进程（Huey）")
     p.add_argument("--workers", type=int, default=2)

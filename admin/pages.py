@@ -1,0 +1,121 @@
+"""The pages: one Flask-Admin ``Admin`` whose views come from ``admin/views/``, each module
+registering its own views for the roles it serves. The start page sends each role to its work."""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import flash, g, redirect, request, url_for
+from flask_admin import Admin, expose
+from flask_admin.theme import Bootstrap4Theme
+
+from core.errors import InputError
+
+from .i18n import _
+from .views.base import ALL_ROLES, HomeView, RoleView, services
+
+# Each module has ``register(admin)``; order is the menu's order.
+VIEW_MODULES = ("admin.views.teacher", "admin.views.review", "admin.views.district", "admin.views.it")
+
+
+class Home(HomeView):
+    @expose("/")
+    def index(self):
+        from core.db.models import OrgNode
+        from .views.base import db
+        links = []
+        for view in self.admin._views:
+            if view is self or not view.is_accessible() or getattr(view, "hidden", False):
+                continue
+            links.append({"name": view.name, "url": url_for(f"{view.endpoint}.index"),
+                          "note": getattr(view, "note", None)})
+        node = db().get(OrgNode, g.actor.node_id) if g.actor.node_id else None
+        return self.render("jijiao/home.html", links=links, node_name=node.name if node else "")
+
+
+class AccountView(RoleView):
+    roles = ALL_ROLES
+    hidden = True
+
+    def is_visible(self):
+        return False
+
+    @expose("/", methods=["GET", "POST"])
+    def index(self):
+        from .auth import PasswordForm, _start, auth_service
+        from flask import session
+        form = PasswordForm()
+        if form.validate_on_submit():
+            if form.password.data != form.confirm.data:
+                flash(_("两次输入的新密码不一致"), "error")
+            else:
+                try:
+                    signed = auth_service().change_password(g.user.user_id, form.old_password.data,
+                                                            form.password.data)
+                except InputError as exc:
+                    flash(exc.message, "error")
+                else:
+                    role = session.get("ra")
+                    _start(signed)
+                    session["ra"] = role
+                    flash(_("密码已修改；其他设备上的登录已全部退出。"), "success")
+                    return redirect(url_for("admin.index"))
+        return self.render("jijiao/password.html", form=form)
+
+
+JOB_STATES = {"queued": "排队中", "running": "进行中", "done": "已完成", "failed": "失败"}
+
+
+class JobsView(RoleView):
+    """A background job's progress (the data layer's scope decides whose jobs one sees):
+    ``/jobs/<id>`` a page with a progress bar, ``/jobs/<id>.json`` what the bar polls."""
+
+    roles = ALL_ROLES
+
+    def is_visible(self):
+        return False
+
+    def _job(self, job_id: int):
+        from flask import abort
+        from core.db.models import JobRecord
+        from .views.base import db
+        job = db().get(JobRecord, job_id)
+        if job is None:
+            abort(404)
+        return job
+
+    @expose("/")
+    def index(self):
+        from sqlalchemy import select
+        from core.db.models import JobRecord
+        from .views.base import db
+        jobs = db().scalars(select(JobRecord).order_by(JobRecord.id.desc()).limit(50)).all()
+        return self.render("jijiao/jobs.html", jobs=jobs, states=JOB_STATES)
+
+    @expose("/<int:job_id>")
+    def detail(self, job_id: int):
+        return self.render("jijiao/job.html", job=self._job(job_id), states=JOB_STATES)
+
+    @expose("/<int:job_id>.json")
+    def status(self, job_id: int):
+        job = self._job(job_id)
+        label = f"{_(JOB_STATES.get(job.state, job.state))} {job.done}/{job.total}"
+        if job.message:
+            label += f" · {job.message}"
+        return {"id": job.id, "kind": job.kind, "state": job.state, "done": job.done, "total": job.total,
+                "message": job.message, "label": label}
+
+
+def init_app(app) -> None:
+    admin = Admin(app, name=_("继教平台"), index_view=Home(name=_("工作台"), url="/", endpoint="admin"),
+                  theme=Bootstrap4Theme(base_template="jijiao/layout.html", fluid=True),
+                  csp_nonce_generator=lambda: g.get("csp_nonce", ""))
+    admin.add_view(AccountView(name=_("修改密码"), endpoint="account", url="/account/password"))
+    admin.add_view(JobsView(name=_("后台任务"), endpoint="jobs", url="/jobs"))
+    for name in VIEW_MODULES:
+        importlib.import_module(name).register(admin)
+    app.extensions["jijiao_admin"] = admin
+
+    @app.route("/healthz", endpoint="health")
+    def _health():
+        return {"ok": True}

@@ -1,0 +1,5 @@
+"""Pages of this role group (being built)."""
+
+
+def register(admin) -> None:
+    pass
