@@ -66,8 +66,19 @@ class TeacherView(RoleView):
     def _workflow(self, claim: Claim):
         return platform().workflows.get(claim.workflow).definition
 
+    @staticmethod
+    def _own(claim: Claim) -> bool:
+        """Whether the teacher is the claim's claimant: their own declaration (a school's or an
+        organiser's registration for them is the registering body's to change)."""
+        return claim.workflow == "declaration" and claim.teacher_id == g.actor.teacher_id
+
+    def _editable(self, claim: Claim) -> bool:
+        return self._own(claim) and claim.state in EDITABLE
+
     def _actions(self, claim: Claim) -> list[dict]:
         """The buttons a claimant sees for a claim (the services still decide)."""
+        if not self._own(claim):
+            return []
         wf = self._workflow(claim)
         seen, out = set(), []
         for t in wf.transitions:
@@ -146,7 +157,7 @@ class TeacherView(RoleView):
                          "state_label": _(wf.state_label(claim.state)),
                          "style": STATE_STYLES.get(claim.state, "secondary"),
                          "amount": fmt(claim.amount_milli), "actions": self._actions(claim),
-                         "editable": claim.state in EDITABLE,
+                         "editable": self._editable(claim),
                          "explanation": claim.explanation or {},
                          "assessed": progress.explanations.get(claim.id),
                          "evidence": evidence_counts.get(claim.id, 0)})
@@ -215,7 +226,7 @@ class TeacherView(RoleView):
         assessor, item = self._item(teacher, claim.item_code)
         wf = self._workflow(claim)
         form = None
-        editable = claim.state in EDITABLE and claim.workflow == "declaration" and item is not None
+        editable = self._editable(claim) and item is not None
         if editable:
             form_class, specs, periods, personal = self._form_class(assessor, item)
             if request.method == "POST":

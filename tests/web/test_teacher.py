@@ -292,6 +292,21 @@ def test_someone_elses_claim_is_not_found(client, world):
     assert world.svc("li").claims.transition(other.id, "submit").state == "submitted"
 
 
+def test_a_schools_registration_for_the_teacher_has_no_teacher_actions(client, world):
+    recorded = world.svc("thzx_admin").claims.declare(world.teachers["wang"].id, "zhuanye.training", {"hours": 6})
+    assert recorded.state == "recorded"
+    c = client("wang")
+    page = text(c.get("/teacher/"))
+    card = page.split(f'id="claim-{recorded.id}"')[1]
+    assert "已录入" in card.split('class="card mb-2')[0]
+    assert "data-trigger" not in card and "修改" not in card
+    page = text(c.get(f"/teacher/claim/{recorded.id}"))
+    assert 'id="jj-edit-form"' not in page and "data-trigger" not in page and "/evidence\"" not in page
+    r = c.post(f"/teacher/claim/{recorded.id}/submit", {"version": recorded.version}, token_from="/teacher/",
+               follow_redirects=True)
+    assert "只有申报人本人" in text(r)
+
+
 def test_only_teachers_open_the_pages(client, world):
     assert client("thzx_admin").get("/teacher/").status_code == 403
     assert client().get("/teacher/").status_code == 302
@@ -366,6 +381,10 @@ def test_in_the_browser_declare_with_a_photo_see_it_and_submit(signed_in, world,
     phone.locator(".jj-claim details").first.click()
     assert _no_overflow(phone), "the phone page must not scroll sideways"
     screenshot(phone, "teacher-progress-phone")
+    phone.goto(base + f"/teacher/claim/{returned.id}")
+    assert "请补充学校盖章的学时证明" in phone.content()
+    assert _no_overflow(phone)
+    screenshot(phone, "teacher-claim-phone")
     assert not phone.errors, phone.errors
 
     desktop = signed_in("wang")
