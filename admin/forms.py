@@ -38,6 +38,11 @@ CHOICE_LABELS = {
 }
 
 
+# The measures a declared item asks for (core.compile.MEASURE_WORDS), as a field's label and unit.
+MEASURE_LABELS = {"hours": _l("学时数"), "credits": _l("学分数")}
+MEASURE_UNITS = {"hours": _l("学时"), "credits": _l("学分")}
+
+
 def choice_label(code: str) -> str:
     label = CHOICE_LABELS.get(code)
     return str(label) if label is not None else code
@@ -46,8 +51,8 @@ def choice_label(code: str) -> str:
 def input_label(spec, measures) -> str:
     if spec.label:
         return spec.label
-    if spec.name in MEASURE_WORDS:
-        return str(_("%(unit)s数", unit=MEASURE_WORDS[spec.name]))
+    if spec.name in MEASURE_LABELS:
+        return str(MEASURE_LABELS[spec.name])
     return spec.name
 
 
@@ -157,7 +162,7 @@ def _length(limit):
 def make_field(spec, *, measures, periods):
     label = input_label(spec, measures)
     validators = [_required] if spec.required and spec.type != "bool" else []
-    unit = MEASURE_WORDS.get(spec.name) if spec.name in measures else None
+    unit = str(MEASURE_UNITS.get(spec.name) or MEASURE_WORDS.get(spec.name, "")) if spec.name in measures else None
     kind = spec.type
     if kind in ("amount", "number", "integer"):
         minimum = spec.minimum if spec.minimum is not None else 0

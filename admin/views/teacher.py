@@ -30,6 +30,7 @@ EDITABLE = ("draft", "recorded", "returned")
 STATE_STYLES = {"draft": "secondary", "recorded": "secondary", "submitted": "info", "in_review": "primary",
                 "returned": "warning", "rejected": "danger", "registered": "success"}
 MAX_CLAIMS_SHOWN = 300
+UNITS = {"hours": _l("学时"), "credits": _l("学分")}  # the measures' words (core.compile.MEASURE_WORDS), translatable
 
 
 def release() -> None:
@@ -101,7 +102,8 @@ class TeacherView(RoleView):
                                       personal=personal), specs, periods, personal
 
     def _unit(self, assessor) -> str:
-        return MEASURE_WORDS.get(assessor.measures[0], "")
+        measure = assessor.measures[0]
+        return UNITS.get(measure) or MEASURE_WORDS.get(measure, "")
 
     def _check_files(self):
         """Check every uploaded file before anything is stored: (checked files, refusals)."""
@@ -163,7 +165,7 @@ class TeacherView(RoleView):
                          "evidence": evidence_counts.get(claim.id, 0)})
         flags = assessor.j.flags
         return self.render("teacher/progress.html", teacher=teacher, progress=progress, periods=periods,
-                           period=period, rows=rows, unit=self._unit(assessor), units=MEASURE_WORDS,
+                           period=period, rows=rows, unit=self._unit(assessor), units=UNITS,
                            flag_labels=flags, jurisdiction_name=assessor.j.name)
 
     # -- declaring --------------------------------------------------------------------------------
@@ -256,7 +258,7 @@ class TeacherView(RoleView):
                            state_label=_(wf.state_label(claim.state)),
                            style=STATE_STYLES.get(claim.state, "secondary"), actions=self._actions(claim),
                            editable=editable, amount=fmt(claim.amount_milli), unit=self._unit(assessor),
-                           explanation=claim.explanation or {}, units=MEASURE_WORDS, accepted=ACCEPTED,
+                           explanation=claim.explanation or {}, units=UNITS, accepted=ACCEPTED,
                            max_mb=current_app.config["JIJIAO_UPLOAD_MAX_BYTES"] // (1024 * 1024),
                            max_files=MAX_FILES)
 

@@ -37,6 +37,7 @@ class Bar:
     minimum: Decimal
     registered: Decimal
     with_pending: Decimal
+    measure: str = ""
 
     @property
     def met(self) -> bool:
@@ -188,7 +189,7 @@ class ProgressService:
                 continue  # a requirement the stored totals cannot show as a bar: its reason still shows
             unit = MEASURE_WORDS.get(assessor.measures[r.measure], "")
             bars.append(Bar(r.label, r.scope, unit, from_milli(r.minimum), from_milli(values[0]),
-                            from_milli(values[1])))
+                            from_milli(values[1]), assessor.measures[r.measure]))
         return bars
 
     def _shim(self, assessor, rules, a, scope, period_key) -> _Shim:
