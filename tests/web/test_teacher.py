@@ -115,6 +115,31 @@ def test_the_form_is_generated_from_the_items_inputs(client, world):
     assert "证明原件扫描件或照片" in page  # the item's evidence list as a hint
 
 
+def test_every_declarable_item_of_every_plugin_gets_a_form(app, registry):
+    """The generator covers every input type the plugins use (text, choice, level, award, date,
+    bool, integer, number, numbers, amount) and renders each with its label."""
+    from admin.forms import FIELD_PREFIX, build_form, declaration_form_class
+    seen = set()
+    with app.test_request_context("/"):
+        for code in registry.codes():
+            assessor = registry.assessor(code)
+            periods = ["cycle"] if assessor.calendar.personal else ["2019", "2018"]
+            for item in assessor.bundle.items.values():
+                if item.channel != "declaration":
+                    continue
+                specs = assessor.parser.specs(item)[0]
+                form_class = declaration_form_class(item, specs, measures=assessor.measures, periods=periods,
+                                                    personal=assessor.calendar.personal)
+                form = build_form(form_class, periods, assessor.calendar.personal)
+                for spec in specs.values():
+                    field = form[FIELD_PREFIX + spec.name]
+                    html = str(field())
+                    assert f'name="{FIELD_PREFIX}{spec.name}"' in html, (code, item.code, spec.name)
+                    assert field.label.text and not field.label.text.startswith(FIELD_PREFIX)
+                    seen.add(spec.type)
+    assert {"text", "choice", "date", "bool", "integer", "number", "numbers", "amount"} <= seen
+
+
 def test_declare_with_a_certificate_then_submit(client, world, platform, app):
     c = client("wang")
     r = c.post("/teacher/declare/zhuanye.self",
@@ -194,6 +219,7 @@ def test_a_new_item_in_a_plugins_catalogue_is_a_new_form(tmp_path, database_url,
                 "      pages: {type: integer, min: 1, label: 页数}\n"
                 "      read_on: {type: date, label: 读完日期}\n"
                 "      shared: {type: bool, default: false, label: 是否在校内分享}\n"
+                "      scores: {type: numbers, length: 2, min: 0, required: false, label: 两次测验成绩}\n"
                 "    compute: declared\n"
                 "    evidence: [读书笔记照片]\n")
     registry = load_registry(disabled={"guangzhou"}, extra={"guangzhou_copy": DeclarativePlugin(folder, "guangzhou")})
@@ -208,6 +234,7 @@ def test_a_new_item_in_a_plugins_catalogue_is_a_new_form(tmp_path, database_url,
         page = text(c.get("/teacher/declare/zhuanye.test_new"))
         for name, label in (("in_book", "书名"), ("in_level", "活动级别"), ("in_pages", "页数"),
                             ("in_read_on", "读完日期"), ("in_shared", "是否在校内分享"), ("in_hours", "学时数"),
+                            ("in_scores", "两次测验成绩"),
                             ("in_certificate_no", "证书编号")):
             assert f'name="{name}"' in page and label in page, name
         assert '<option value="county">县（区）级</option>' in page and 'value="province"' not in page
@@ -220,13 +247,14 @@ def test_a_new_item_in_a_plugins_catalogue_is_a_new_form(tmp_path, database_url,
         assert r.status_code == 200 and "应为整数" in text(r)
         r = c.post("/teacher/declare/zhuanye.test_new", {"in_book": "给教师的建议", "in_level": "city", "in_pages": "300",
                                                          "in_read_on": "2019-05-01", "in_shared": "y", "in_hours": "3",
+                                                         "in_scores": "90，85.5",
                                                          "action": "save"},
                    token_from="/teacher/declare/zhuanye.test_new")
         assert r.status_code == 302, text(r)
         [claim] = claims_of(platform, world.teachers["wang"].id)
         assert claim.item_code == "zhuanye.test_new" and claim.amount_milli == 3000
         assert claim.inputs["level"] == "city" and claim.inputs["shared"] is True and claim.inputs["pages"] == 300
-        assert claim.inputs["read_on"] == "2019-05-01"
+        assert claim.inputs["read_on"] == "2019-05-01" and claim.inputs["scores"] == [90, "85.5"]
     finally:
         platform.engine.dispose()
 
