@@ -25,37 +25,30 @@
     return name.length > 8 ? name.slice(0, 8) + "…" : name;
   }
 
-  function schoolsOption(d, t, narrow) {
+  function schoolsOption(d, t, horizontal) {
+    // One bar per school: its pass rate (the counts are in the table and the tooltip).
     var o = base(t.schools);
-    o.legend = {top: 26, textStyle: {fontFamily: FONT}, data: [t.passed, t.failed, t.rate]};
-    var names = d.names;
-    var category = {type: "category", data: names,
-                    axisLabel: {fontFamily: FONT, interval: 0, formatter: shorten}};
-    var count = {type: "value", name: t.people, minInterval: 1, nameTextStyle: {fontFamily: FONT},
-                 axisLabel: {fontFamily: FONT}};
+    o.tooltip.formatter = function (params) {
+      var p = params[0], i = p.dataIndex;
+      return d.names[i] + "<br>" + t.rate + " " + d.rates[i] + "<br>" + t.passed + " " + d.passed[i] +
+        " · " + t.failed + " " + d.failed[i];
+    };
+    var category = {type: "category", data: d.names, axisLabel: {fontFamily: FONT, interval: 0, formatter: shorten}};
     var rate = {type: "value", name: t.rate, min: 0, max: 100, nameTextStyle: {fontFamily: FONT},
-                axisLabel: {fontFamily: FONT}, splitLine: {show: false}};
-    if (narrow || names.length > 6) {
-      // Horizontal bars: long school names stay readable on a phone.
+                axisLabel: {fontFamily: FONT}};
+    if (horizontal) {
       category.inverse = true;
       o.yAxis = category;
-      o.xAxis = [count, rate];
-      rate.position = "top";
-      count.position = "bottom";
-      o.grid.top = 80;
+      o.xAxis = rate;
+      o.grid.right = 56;
+      o.grid.top = 64;
     } else {
-      category.axisLabel.rotate = names.length > 3 ? 30 : 0;
+      category.axisLabel.rotate = d.names.length > 4 ? 30 : 0;
       o.xAxis = category;
-      o.yAxis = [count, rate];
+      o.yAxis = rate;
     }
-    var horizontal = !!o.yAxis.data;
-    var rateAxis = horizontal ? {xAxisIndex: 1} : {yAxisIndex: 1};
-    o.series = [
-      {name: t.passed, type: "bar", stack: "n", data: d.passed, itemStyle: {color: "#28a745"}},
-      {name: t.failed, type: "bar", stack: "n", data: d.failed, itemStyle: {color: "#dc3545"}},
-      Object.assign({name: t.rate, type: "line", data: d.rates, symbolSize: 8, itemStyle: {color: "#007bff"},
-                     label: {show: true, fontFamily: FONT, formatter: "{c}%"}}, rateAxis)
-    ];
+    o.series = [{name: t.rate, type: "bar", data: d.rates, barMaxWidth: 48, itemStyle: {color: "#007bff"},
+      label: {show: true, position: horizontal ? "right" : "top", fontFamily: FONT, formatter: "{c}%"}}];
     return o;
   }
 
@@ -65,6 +58,7 @@
                axisLabel: {fontFamily: FONT, interval: 0, formatter: function (v) { return v.length > 10 ? v.slice(0, 10) + "…" : v; }}};
     o.xAxis = {type: "value", name: t.amount, nameTextStyle: {fontFamily: FONT}, axisLabel: {fontFamily: FONT}};
     o.grid.top = 40;
+    o.grid.right = 72;
     o.series = [{name: t.amount, type: "bar", data: d.amounts, itemStyle: {color: "#17a2b8"},
                  label: {show: true, position: "right", fontFamily: FONT,
                          formatter: function (p) { return p.value + " " + (d.units[p.dataIndex] || ""); }}}];
@@ -74,7 +68,7 @@
   function draw(id, option, rows) {
     var el = document.getElementById(id);
     if (!el || !window.echarts) { return null; }
-    if (rows > 6) { el.style.height = Math.min(1600, 120 + rows * 36) + "px"; }
+    if (rows) { el.style.height = Math.max(220, Math.min(1600, 110 + rows * 44)) + "px"; }
     var chart = window.echarts.init(el, null, {renderer: "canvas"});
     chart.setOption(option);
     el.setAttribute("data-drawn", "1");
@@ -89,15 +83,27 @@
     el.textContent = text;
   }
 
+  function fileLabels() {
+    // Bootstrap's custom file input shows the chosen file's name in its label.
+    document.querySelectorAll(".custom-file-input").forEach(function (input) {
+      input.addEventListener("change", function () {
+        var label = input.parentNode.querySelector(".custom-file-label");
+        if (label && input.files && input.files.length) { label.textContent = input.files[0].name; }
+      });
+    });
+  }
+
   function start() {
+    fileLabels();
     var d = readJSON("jj-dashboard-data");
     var t = readJSON("jj-dashboard-text");
     if (!d || !t) { return; }
     var narrow = window.innerWidth < 576;
     var charts = [];
     if (d.schools.names.length) {
-      charts.push(draw("jj-chart-schools", schoolsOption(d.schools, t, narrow),
-                       (narrow || d.schools.names.length > 6) ? d.schools.names.length : 0));
+      var horizontal = narrow || d.schools.names.length > 6;
+      charts.push(draw("jj-chart-schools", schoolsOption(d.schools, t, horizontal),
+                       horizontal ? d.schools.names.length : 0));
     } else { empty("jj-chart-schools", t.empty); }
     if (d.items.names.length) {
       charts.push(draw("jj-chart-items", itemsOption(d.items, t), d.items.names.length));

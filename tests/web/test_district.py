@@ -320,3 +320,146 @@ def test_template_download_and_design_refusals(world, client):
     assert r.status_code == 400 and "考核期间" in " ".join(flashes(text(r)))
     r = design(client("gz_rev"), code="X4", needs_approval="y", approver_kind="city")
     assert "之上没有负责审批的市级机构" in " ".join(flashes(text(r)))
+
+
+# -- in the browser: charts drawn, no glyph missing, phones ----------------------------------
+
+# Every non-ASCII character of the page's text (and of the chart labels, drawn on a canvas) is
+# drawn with the page's fonts and compared with the "missing glyph" box: a character whose pixels
+# are the box's has no glyph in any installed font.
+MISSING_GLYPHS = """(extra) => {
+  const text = document.body.innerText + extra;
+  const chars = [...new Set([...text].filter(c => c.trim() && c.codePointAt(0) > 0x7e))];
+  const canvas = document.createElement('canvas');
+  canvas.width = 48; canvas.height = 48;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  const font = getComputedStyle(document.body).fontFamily;
+  const draw = (ch) => {
+    ctx.clearRect(0, 0, 48, 48);
+    ctx.font = '32px ' + font; ctx.fillStyle = '#000'; ctx.textBaseline = 'top';
+    ctx.fillText(ch, 4, 4);
+    return Array.from(ctx.getImageData(0, 0, 48, 48).data).join(',');
+  };
+  const box = draw('\\u{10FFFD}');
+  if (box !== draw('\\u{10FFFC}')) { return ['(the missing-glyph box is not stable)']; }
+  return chars.filter(c => draw(c) === box);
+}"""
+
+CHART_INK = """(id) => {
+  const canvas = document.querySelector('#' + id + ' canvas');
+  if (!canvas) { return 0; }
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let ink = 0;
+  for (let i = 3; i < data.length; i += 4) { if (data[i] > 0) { ink++; } }
+  return ink;
+}"""
+
+
+@pytest.fixture
+def signed_in(browser, live_server):
+    """A signed-in Playwright page, as ``page_for`` (conftest) but submitting the sign-in form
+    itself: ``page_for`` clicks the first submit button of the login page, which is the language
+    switch, and so never signs in."""
+    contexts = []
+
+    def make(username: str, password: str = "secret", *, phone: bool = False):
+        viewport = {"width": 375, "height": 812} if phone else {"width": 1366, "height": 900}
+        context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      is_mobile=phone, has_touch=phone, device_scale_factor=1)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(live_server + "/login")
+        page.fill("#username", username)
+        page.fill("#password", password)
+        with page.expect_navigation():
+            page.press("#password", "Enter")
+        page.wait_for_load_state("networkidle")
+        assert "/login" not in page.url, "not signed in"
+        page.errors.clear()  # the sign-in page's own console noise (a missing favicon)
+        return page
+
+    make.base = live_server
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def chart_text(page) -> str:
+    return page.evaluate("() => ['jj-dashboard-data', 'jj-dashboard-text'].map(id => "
+                         "(document.getElementById(id) || {}).textContent || '').join('') + '…'")
+
+
+def check_page(page, extra: str = ""):
+    assert page.evaluate(MISSING_GLYPHS, extra) == [], "characters without a glyph"
+    assert page.errors == [], page.errors  # no script error, no CSP violation
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    viewport = page.viewport_size["width"]
+    assert width <= viewport + 1, f"the page is {width}px wide in a {viewport}px window"
+
+
+def test_dashboard_in_the_browser_desktop_and_phone(world, signed_in):
+    page_for = signed_in
+    seed_results(world)
+    for phone, name in ((False, "dashboard-desktop"), (True, "dashboard-phone")):
+        page = page_for("gz_rev", phone=phone)
+        page.goto(page_for.base + "/district/dashboard/?period=2019")
+        page.wait_for_selector("#jj-chart-schools[data-drawn] canvas")
+        page.wait_for_selector("#jj-chart-items[data-drawn] canvas")
+        assert page.evaluate(CHART_INK, "jj-chart-schools") > 2000
+        assert page.evaluate(CHART_INK, "jj-chart-items") > 1000
+        assert page.evaluate("() => window.jjCharts.length") == 2
+        assert page.evaluate("() => [window.jjCharts[0].getOption().textStyle].flat()[0].fontFamily").startswith(
+            '"Noto Sans CJK SC"')
+        assert "33.3%" in page.inner_text("#jj-total-rate")
+        screenshot(page, name)
+        check_page(page, chart_text(page))
+    page.click("#jj-below-link")
+    page.wait_for_selector("#jj-below")
+    assert "公需科目学时不足：0/18" in page.inner_text("#jj-below")
+    screenshot(page, "below-phone")
+    check_page(page)
+
+
+def test_windows_and_projects_in_the_browser(world, signed_in):
+    page_for = signed_in
+    page = page_for("th_rev")
+    page.goto(page_for.base + "/district/windows/?period=2019")
+    page.select_option("#stage", "review_district")
+    page.fill("#closes", "2020-03-31")
+    page.fill("#reason", "疫情期间延期复审")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#jj-extend button[type=submit]")
+    page.wait_for_selector("#jj-extensions")
+    assert "2020-03-31" in page.inner_text("#jj-stages tr[data-stage=review_district]")
+    screenshot(page, "windows")
+    check_page(page)
+
+    page.goto(page_for.base + "/district/projects/new")
+    page.fill("#code", "TH2019-05")
+    page.fill("#title", "天河区青年教师教学能力提升培训")
+    page.select_option("#item_code", "zhuanye.training")
+    page.fill("#amount", "24")
+    page.click("#jj-project-form button[type=submit]")
+    page.wait_for_selector("#jj-state")
+    page.click("button[data-trigger=start]")
+    page.wait_for_selector("#jj-import")
+    t = world.teachers
+    data = xlsx([("王老师", t["wang"].id_number, "是"), ("李老师", t["li"].id_number, "否")])
+    page.set_input_files("#jj-file", files=[{"name": "参训名单.xlsx", "buffer": data,
+                                             "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+    page.click("#jj-import button[type=submit]")
+    page.wait_for_selector("#jj-participants")
+    assert "王老师" in page.inner_text("#jj-participants")
+    screenshot(page, "projects")
+    check_page(page)
+    phone = page_for("th_rev", phone=True)
+    phone.goto(page_for.base + "/district/projects/")
+    assert "TH2019-05" in phone.inner_text("#jj-projects")
+    screenshot(phone, "projects-phone")
+    check_page(phone)
+    phone.goto(page_for.base + "/district/windows/?period=2019")
+    screenshot(phone, "windows-phone")
+    check_page(phone)
