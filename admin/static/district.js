@@ -22,18 +22,33 @@
   }
 
   function shorten(name) {
-    return name.length > 8 ? name.slice(0, 8) + "…" : name;
+    return name.length > 10 ? name.slice(0, 10) + "…" : name;
+  }
+
+  // Schools of one district often share their names' beginning ("广州市天河区…"): the axis shows
+  // what tells them apart, the tooltip and the table the full name.
+  function distinct(names) {
+    if (names.length < 2) { return names.slice(); }
+    var prefix = names[0];
+    names.forEach(function (n) {
+      while (prefix && n.indexOf(prefix) !== 0) { prefix = prefix.slice(0, -1); }
+    });
+    if (prefix.length < 2 || names.some(function (n) { return n.length - prefix.length < 2; })) {
+      return names.slice();
+    }
+    return names.map(function (n) { return n.slice(prefix.length); });
   }
 
   function schoolsOption(d, t, horizontal) {
     // One bar per school: its pass rate (the counts are in the table and the tooltip).
     var o = base(t.schools);
     o.tooltip.formatter = function (params) {
-      var p = params[0], i = p.dataIndex;
-      return d.names[i] + "<br>" + t.rate + " " + d.rates[i] + "<br>" + t.passed + " " + d.passed[i] +
-        " · " + t.failed + " " + d.failed[i];
+      // ECharts shows a formatter's string as HTML: every name is escaped.
+      var esc = window.echarts.format.encodeHTML, i = params[0].dataIndex;
+      return esc(d.names[i]) + "<br>" + esc(t.rate) + " " + d.rates[i] + "<br>" + esc(t.passed) + " " +
+        d.passed[i] + " · " + esc(t.failed) + " " + d.failed[i];
     };
-    var category = {type: "category", data: d.names, axisLabel: {fontFamily: FONT, interval: 0, formatter: shorten}};
+    var category = {type: "category", data: distinct(d.names), axisLabel: {fontFamily: FONT, interval: 0, formatter: shorten}};
     var rate = {type: "value", name: t.rate, min: 0, max: 100, nameTextStyle: {fontFamily: FONT},
                 axisLabel: {fontFamily: FONT}};
     if (horizontal) {

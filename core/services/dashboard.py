@@ -93,9 +93,10 @@ class DashboardService:
         return MEASURE_WORDS.get(measure, measure)
 
     def periods(self, session) -> list[str]:
-        """The periods that have stored results in the subtree, newest first."""
+        """The periods that have stored results in the subtree, newest first (personal cycles,
+        which have no date in their key, last)."""
         keys = session.scalars(select(AssessmentResult.period_key).distinct()).all()
-        return sorted(keys, reverse=True)
+        return sorted(keys, key=lambda k: (not k[:1].isdigit(), [-ord(c) for c in k]))
 
     def by_school(self, session, period_key: str) -> list[SchoolRow]:
         """One row per school (home school of the teachers) with results or teachers in scope."""
