@@ -239,9 +239,17 @@ class ProjectsView(RoleView):
         more = len(rows) > 50
         rows = rows[:50]
         workflow = platform().workflows.get("project").definition
-        projects = [{"p": p, "organiser": n, "state": workflow.state_label(p.state), "item": self._item_name(p),
-                     "amount": self._amount(p)} for p, n in rows]
-        return self.render("district/projects.html", projects=projects,
+
+        def view(p, n):
+            return {"p": p, "organiser": n, "state": workflow.state_label(p.state), "item": self._item_name(p),
+                    "amount": self._amount(p)}
+        projects = [view(p, n) for p, n in rows]
+        # What waits for this node's approval (its own subtree: the approver is above the organiser).
+        waiting = db().execute(
+            select(TrainingProject, OrgNode.name).join(OrgNode, OrgNode.id == TrainingProject.organiser_node_id)
+            .where(TrainingProject.approver_node_id == g.actor.node_id, TrainingProject.state == "pending_approval")
+            .order_by(TrainingProject.id).limit(50)).all() if g.actor.role == "reviewer" else []
+        return self.render("district/projects.html", projects=projects, waiting=[view(p, n) for p, n in waiting],
                            next_before=rows[-1][0].id if more and rows else None)
 
     def _item_name(self, project) -> str:

@@ -230,6 +230,8 @@ def test_project_designed_approved_and_participants_registered_from_xlsx(world, 
     assert "已完成：报请审批" in act(th, project_id, "request_approval")
     # Only the approver approves; the district cannot approve its own project.
     assert "只有负责审批该项目的机构" in act(th, project_id, "approve")
+    waiting = text(gz.get("/district/projects/")).split('id="jj-waiting"', 1)[1].split("</div>", 1)[0]
+    assert "TH2019-01" in waiting and "天河区" in waiting
     assert "已完成：审批通过" in act(gz, project_id, "approve")
     assert "已完成：开始实施" in act(th, project_id, "start")
     # The list of participants from an .xlsx: the ID numbers as text.
