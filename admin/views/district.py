@@ -44,6 +44,19 @@ def _end_reads() -> None:
         g.db.rollback()
 
 
+def _flash_errors(form, *, closes_message=None) -> None:
+    """A form's errors as Chinese flashes (WTForms' own words for a bad date or a missing CSRF
+    token are English: replaced here)."""
+    for name, errors in form.errors.items():
+        if name == "csrf_token":
+            flash(_("页面已过期或来源不明，请刷新页面后重试"), "error")
+        elif name == "closes" and closes_message:
+            flash(closes_message, "error")
+        else:
+            for message in errors:
+                flash(str(message), "error")
+
+
 def _actor_node():
     node = db().get(OrgNode, g.actor.node_id) if g.actor.node_id else None
     if node is None:
@@ -168,14 +181,7 @@ class WindowsView(RoleView):
         form = ctx["form"]
         back = url_for(".index", j=ctx["code"], period=ctx["period"])
         if not form.validate_on_submit():
-            for name, errors in form.errors.items():
-                if name == "closes":
-                    flash(_("请填写有效的新截止日期（年-月-日）"), "error")
-                elif name == "csrf_token":
-                    flash(_("页面已过期，请刷新后重试"), "error")
-                else:
-                    for message in errors:
-                        flash(str(message), "error")
+            _flash_errors(form, closes_message=_("请填写有效的新截止日期（年-月-日）"))
             return self.render("district/windows.html", empty=False, **ctx), 400
         if form_j != ctx["code"] or form_p != ctx["period"]:
             flash(_("地区或考核期间不在可选范围内"), "error")
@@ -298,9 +304,7 @@ class ProjectsView(RoleView):
             if project is not None:
                 return redirect(url_for(".detail", project_id=project.id))
             return self.render("district/project_new.html", form=form), 400
-        for errors in form.errors.values():
-            for message in errors:
-                flash(str(message), "error")
+        _flash_errors(form)
         return self.render("district/project_new.html", form=form), (400 if form.errors else 200)
 
     def _detail(self, project_id: int, row_errors=None, status=200):

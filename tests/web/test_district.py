@@ -465,3 +465,24 @@ def test_windows_and_projects_in_the_browser(world, signed_in):
     phone.goto(page_for.base + "/district/windows/?period=2019")
     screenshot(phone, "windows-phone")
     check_page(phone)
+
+
+def test_bad_input_is_answered_in_chinese_never_a_500(world, client):
+    th = client("th_rev")
+    for url in ("/district/dashboard/below?after=abc&school=xyz&period=zzz", "/district/windows/?j=nope&period=1999",
+                "/district/projects/?before=abc", "/district/dashboard/?period=%00"):
+        assert th.get(url).status_code == 200, url
+    assert th.get("/district/projects/99999").status_code == 404
+    for amount, words in (("1e400", "数值过大"), ("-5", "不能为负数"), ("NaN", "学时应为数字")):
+        r = design(th, code="C-" + amount, amount=amount)
+        assert r.status_code == 400 and words in " ".join(flashes(text(r)))
+    r = design(th, code="Z1", item_code="gongxu.platform")
+    assert "不是由机构批量登记的项目" in " ".join(flashes(text(r)))
+    r = th.post("/district/windows/extend", {}, token_from="/district/windows/")
+    assert r.status_code == 400 and "请填写延长原因" in " ".join(flashes(text(r)))
+    # No CSRF token: refused, nothing written.
+    assert th.http.post("/district/windows/extend", data={"stage": "declare"}).status_code == 400
+    r = th.http.post("/district/projects/new", data={"code": "X"})
+    assert r.status_code == 400 and "请刷新页面后重试" in text(r)  # the app's CSRF page, in Chinese
+    with world.platform.transaction(Actor.system()) as s:
+        assert s.scalar(select(func.count()).select_from(TrainingProject)) == 0
