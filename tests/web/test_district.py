@@ -440,6 +440,8 @@ def test_windows_and_projects_in_the_browser(world, signed_in):
     check_page(page)
 
     page.goto(page_for.base + "/district/projects/new")
+    screenshot(page, "project-new")
+    check_page(page)
     page.fill("#code", "TH2019-05")
     page.fill("#title", "天河区青年教师教学能力提升培训")
     page.select_option("#item_code", "zhuanye.training")
@@ -449,6 +451,16 @@ def test_windows_and_projects_in_the_browser(world, signed_in):
     page.click("button[data-trigger=start]")
     page.wait_for_selector("#jj-import")
     t = world.teachers
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    bad = xlsx([("王老师", t["wang"].id_number, "是"), ("李老师", int(t["li"].id_number[:15]), "否")])
+    page.set_input_files("#jj-file", files=[{"name": "有误的名单.xlsx", "buffer": bad, "mimeType": mime}])
+    page.click("#jj-import button[type=submit]")
+    page.wait_for_selector("#jj-row-errors")
+    assert "第3行" in page.inner_text("#jj-row-errors") and page.query_selector("#jj-participants") is None
+    screenshot(page, "projects-import-refused")
+    # The refusal is answered with status 400, which the browser logs: that one is expected.
+    page.errors[:] = [e for e in page.errors if "status of 400" not in e]
+    check_page(page)
     data = xlsx([("王老师", t["wang"].id_number, "是"), ("李老师", t["li"].id_number, "否")])
     page.set_input_files("#jj-file", files=[{"name": "参训名单.xlsx", "buffer": data,
                                              "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
