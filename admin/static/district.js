@@ -25,7 +25,7 @@
     return name.length > 10 ? name.slice(0, 10) + "…" : name;
   }
 
-  // Schools of one district often share their names' beginning ("广州市天河区…"): the axis shows
+  // Schools of one district often share their names' beginning (the city and district): the axis shows
   // what tells them apart, the tooltip and the table the full name.
   function distinct(names) {
     if (names.length < 2) { return names.slice(); }
