@@ -159,7 +159,7 @@ def render_svg(g: Graph, *, element_id: str | None = None) -> str:
     total_h = PAD * 2 + 8 + top_rank * ROW + NODE_H + 16
     marker = f"jj-arrow-{g.name}"
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="jj-workflow" viewBox="0 0 {total_w:.0f} {total_h:.0f}" '
-             f'width="{total_w:.0f}" role="img" aria-label={quoteattr(g.label)}'
+             f'width="{total_w * 1.25:.0f}" role="img" aria-label={quoteattr(g.label)}'
              + (f' id={quoteattr(element_id)}' if element_id else "") + ">",
              f"<title>{escape(g.label)}</title>",
              f'<defs><marker id="{marker}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '

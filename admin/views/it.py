@@ -46,6 +46,10 @@ TRIGGER_LABELS = {"login": _l("登录"), "login_failed": _l("登录失败"), "lo
                   "extend": _l("延长时间"), "register_batch": _l("批量登记")}
 
 
+STATE_LABELS = {"active": _l("有效")}
+ACTOR_ROLE_LABELS = {"user": _l("账号本人")}
+
+
 def when(value) -> str:
     """A stored time (UTC; SQLite returns it naive) in Asia/Shanghai."""
     if value is None:
@@ -109,8 +113,8 @@ class PluginsView(RoleView):
 
     def _render_detail(self, code: str, outcomes=None):
         from core.workflow_graph import workflow_svg
-        from core.services.plugins_info import (CHANNEL_WORDS, INPUT_TYPE_WORDS, LEVEL_WORDS, amount_words,
-                                                value_text)
+        from core.services.plugins_info import (CHANNEL_WORDS, INPUT_TYPE_WORDS, LEVEL_WORDS, MEASURE_WORDS,
+                                                amount_words, value_text)
         d = self._detail(code)
         workflows = platform().workflows.workflows
         used = [d.jurisdiction.workflow] + [name for name in ("registration", "project") if name != d.jurisdiction.workflow]
@@ -121,6 +125,7 @@ class PluginsView(RoleView):
                 graphs.append((wf.definition, Markup(workflow_svg(wf, element_id=f"wf-{name}"))))
         return self.render("it/plugin.html", d=d, graphs=graphs, outcomes=outcomes, channel_words=CHANNEL_WORDS,
                            level_words=LEVEL_WORDS, input_words=INPUT_TYPE_WORDS, amount_words=amount_words,
+                           measure_words=MEASURE_WORDS,
                            value_text=value_text)
 
     @expose("/<code>")
@@ -396,10 +401,13 @@ class AuditView(RoleView):
 
     def _labels(self):
         triggers = dict(TRIGGER_LABELS)
+        states = dict(STATE_LABELS)
         for wf in platform().workflows.workflows.values():
             for t in wf.definition.transitions:
                 triggers.setdefault(t.trigger, t.label)
-        return triggers
+            for code, label in wf.definition.states.items():
+                states.setdefault(code, label)
+        return triggers, states
 
     def _page(self, report=None):
         filters = AuditFilters(request.args)
@@ -414,7 +422,8 @@ class AuditView(RoleView):
         next_url = (url_for(".index", **filters.args(before=records[-1].seq)) if more else None)
         first_url = url_for(".index", **filters.args()) if filters.before else None
         return self.render("it/audit.html", records=records, filters=filters, next_url=next_url, first_url=first_url,
-                           when=when, entity_labels=ENTITY_LABELS, trigger_labels=self._labels(), report=report,
+                           when=when, entity_labels=ENTITY_LABELS, trigger_labels=self._labels()[0],
+                           state_labels=self._labels()[1], actor_roles=ACTOR_ROLE_LABELS, report=report,
                            detail_text=lambda d: json.dumps(d, ensure_ascii=False, default=str) if d else "")
 
     @expose("/")
