@@ -387,6 +387,25 @@ class AuditFilters:
             q = q.where(AuditRecord.seq < self.before)
         return q
 
+    def fetch(self, session, limit: int) -> list:
+        """The newest ``limit`` records that match. With an entity id the (entity_type, entity_id)
+        index answers; otherwise the seq index is walked backwards in growing windows, so that
+        no query sorts the whole (scoped) table and none counts it."""
+        if self.entity_id is not None:
+            return session.scalars(self.query().limit(limit)).all()
+        from core.db.models import AuditHead
+        head = session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0
+        top = min(head, self.before - 1) if self.before else head
+        rows: list = []
+        window = 2000
+        while top >= 1 and len(rows) < limit:
+            low = max(1, top - window + 1)
+            rows += session.scalars(self.query().where(AuditRecord.seq.between(low, top))
+                                    .limit(limit - len(rows))).all()
+            top = low - 1
+            window = min(window * 4, 512_000)
+        return rows
+
     def args(self, **extra) -> dict:
         values = {"entity_type": self.entity_type, "trigger": self.trigger, "actor": self.actor,
                   "entity_id": self.raw_id, "start": self.start.isoformat() if self.start else "",
@@ -414,7 +433,7 @@ class AuditView(RoleView):
         records = []
         more = False
         if not filters.errors:
-            records = db().scalars(filters.query().limit(AUDIT_PAGE + 1)).all()
+            records = filters.fetch(db(), AUDIT_PAGE + 1)
             more = len(records) > AUDIT_PAGE
             records = records[:AUDIT_PAGE]
         for message in filters.errors:
