@@ -26,7 +26,7 @@ from admin.i18n import _, _l
 from core.db.models import NODE_KINDS, AuditRecord, OrgNode
 from core.errors import JijiaoError, UnknownJurisdictionError
 
-from .base import RoleView, call, db, platform, services
+from .base import RoleView, db, platform, services
 
 IT_ROLES = ("platform_admin",)
 AUDIT_ROLES = ("auditor", "platform_admin")

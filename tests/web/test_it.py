@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from core.db.models import AuditRecord, OrgNode, Teacher, User
@@ -352,6 +351,8 @@ def test_screens_in_a_real_browser(page_for, world):
     page.click(f'li[data-node="{world.nodes["th"].id}"] > .jj-toggle')
     page.wait_for_selector("text=天河中学")
     screenshot(page, "org-tree")
+    page.goto(base + "/it/users/")
+    screenshot(page, "users")
     page.goto(base + "/audit/")
     page.click("#verify-chain button")
     page.wait_for_selector("#verify-report")
@@ -376,4 +377,39 @@ def test_screens_in_a_real_browser(page_for, world):
     phone.wait_for_selector("#wf-declaration", state="visible")
     screenshot(phone, "plugin-detail-phone")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 380
+    phone.goto(base + f"/it/tree/?node={world.nodes['gz'].id}")
+    phone.click(f'li[data-node="{world.nodes["th"].id}"] > .jj-toggle')
+    phone.wait_for_selector("text=天河中学")
+    screenshot(phone, "org-tree-phone")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 380
+    phone.goto(base + "/it/users/")
+    screenshot(phone, "users-phone")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 380
     assert not [e for e in phone.errors if "404" not in e], phone.errors
+
+
+def test_bad_input_never_gives_a_500(client, world):
+    c = client("admin")
+    gets = ["/it/tree/?node=abc&offset=-3", "/it/tree/?q=%25_%27", "/it/tree/check?node=99999999",
+            "/it/tree/children/0.json?offset=x", "/it/users/?after=zz&q=%25", "/it/users/?node=abc",
+            "/audit/?before=-1&entity_id=99999999999999999999999", "/audit/?start=2019-02-30&end=x",
+            "/it/plugins/%3Cscript%3E"]
+    for url in gets:
+        assert c.get(url).status_code in (200, 404), url
+    th = world.nodes["th"].id
+    posts = [("/it/tree/add", {"parent_id": th, "kind": "bogus", "name": "x" * 500}),
+             ("/it/tree/add", {"parent_id": "x", "kind": "school", "name": "y"}),
+             ("/it/tree/add", {"parent_id": th, "kind": "school", "name": "  "}),
+             ("/it/tree/move", {"node_id": th, "new_parent_id": "abc"}),
+             ("/it/tree/move", {"node_id": th, "new_parent_id": 10**30}),
+             ("/it/tree/jurisdiction", {"node_id": th, "jurisdiction": "nowhere"}),
+             ("/it/users/create", {"username": "a b", "display_name": "", "role": "king", "node_id": th,
+                                   "password": "x", "confirm": "x"}),
+             ("/it/users/create", {"username": "admin", "display_name": "重名", "role": "reviewer", "node_id": th,
+                                   "password": "abc12345", "confirm": "abc12345"}),
+             (f"/it/users/{world.actors['thzx_admin'].user_id}/password", {"password": "short", "confirm": "short"})]
+    for url, data in posts:
+        r = c.post(url, data, token_from="/it/users/")
+        assert r.status_code in (302, 404), (url, r.status_code)
+    page = c.get("/it/users/").get_data(as_text=True)
+    assert "已存在" in page or "密码至少" in page
