@@ -188,10 +188,11 @@ class OrgTreeView(RoleView):
                                  .where(or_(*criteria)).order_by(OrgNode.depth, OrgNode.name).limit(20)).all()
         codes = platform().registry.codes()
         names = {c: platform().registry.bundle(c).jurisdiction.name for c in codes}
+        attachable = [c for c in codes if platform().registry.bundle(c).jurisdiction.level == node.kind]
         child_kinds = [k for k in NODE_KINDS if NODE_KINDS.index(k) > NODE_KINDS.index(node.kind)]
         return self.render("it/tree.html", node=node, rows=rows, more=more, offset=offset, crumbs=crumbs,
                            governing=governing, kinds=KIND_LABELS, codes=codes, names=names, q=q, found=found,
-                           child_kinds=child_kinds, page=CHILDREN_PAGE)
+                           child_kinds=child_kinds, page=CHILDREN_PAGE, attachable=attachable)
 
     @expose("/children/<int:node_id>.json")
     def children(self, node_id: int):

@@ -41,6 +41,14 @@ def _audit(services, session, node: OrgNode, trigger: str, detail: dict, *, from
                                                 scope_path=node.path, detail=detail)])
 
 
+def _check_level(services, code: str, kind: str, name: str) -> None:
+    """A plugin attaches at the level it declares (``jurisdiction.yaml``'s ``level``)."""
+    j = services.platform.registry.bundle(code).jurisdiction
+    if j.level != kind:
+        raise InputError(f"地区插件「{j.name}」（{code}）应挂接在{KIND_WORDS.get(j.level, j.level)}级机构上，"
+                         f"而「{name}」是{KIND_WORDS.get(kind, kind)}", field="jurisdiction")
+
+
 def _teachers_governed_by(session, node: OrgNode):
     """A query of the teachers under ``node`` whose rules come from the plugin governing ``node``
     (not from a plugin attached further down)."""
@@ -83,7 +91,7 @@ class OrgTreeService:
         if kind not in NODE_KINDS:
             raise InputError("请选择机构层级", field="kind")
         if jurisdiction:
-            self.s.platform.registry.bundle(jurisdiction)
+            _check_level(self.s, jurisdiction, kind, name)
         with self.s.platform.transaction(self.s.actor) as session:
             parent = _node(session, parent_id, "上级机构")
             if code is not None and session.scalar(select(OrgNode.id).where(OrgNode.code == code)
@@ -155,8 +163,8 @@ class OrgTreeService:
             node = _node(session, node_id)
             if node.jurisdiction == code:
                 raise InputError("该机构已是这一设置，无需更改")
-            if code is not None and node.kind == "school":
-                raise InputError("地区插件挂接在省、市、区（县）或乡镇机构上，不挂接在学校上")
+            if code is not None:
+                _check_level(self.s, code, node.kind, node.name)
             previous = node.jurisdiction
             effective = code if code is not None else governing_jurisdiction(ancestors(session, node)[1:])
             old_effective = governing_jurisdiction(ancestors(session, node))

@@ -59,6 +59,21 @@ def test_plugin_detail_shows_dated_values_and_their_source(client):
     assert "自 2020-01-01 起" in page
 
 
+def test_plugin_detail_shows_every_dated_value_of_a_parameter(client, platform):
+    from dataclasses import replace
+    from datetime import date
+    from core.types import DatedValue
+    params = platform.registry.bundle("guangzhou").parameters
+    original = params["pass_total"]
+    params["pass_total"] = replace(original, values=original.values + (DatedValue(date(2021, 1, 1), 80),))
+    try:
+        page = client("admin").get("/it/plugins/guangzhou").get_data(as_text=True)
+    finally:
+        params["pass_total"] = original
+    row = re.search(r'<tr data-parameter="pass_total">(.*?)</tr>', page, re.S).group(1)
+    assert row.index("自 2019-01-01 起") < row.index(">72<") < row.index("自 2021-01-01 起") < row.index(">80<")
+
+
 def test_plugin_detail_marks_assumed_parameters(client, platform):
     registry = platform.registry
     code, name = next((c, p.name) for c in registry.codes() for p in registry.bundle(c).parameters.values()
@@ -152,8 +167,10 @@ def test_tree_add_move_and_attach_write_audit_rows(client, platform, world):
     with platform.transaction(Actor.system()) as s:
         assert s.scalar(select(Teacher.scope_path).where(Teacher.name == "周老师")) == moved.path
     # attach a plugin at the new (empty) district, then detach it
-    c.post("/it/tree/jurisdiction", {"node_id": yx_id, "jurisdiction": "zhongshan"}, token_from="/it/tree/")
-    assert node(platform, yx_id).jurisdiction == "zhongshan"
+    r = c.post("/it/tree/jurisdiction", {"node_id": yx_id, "jurisdiction": "zhongshan"}, token_from="/it/tree/")
+    assert "应挂接在市级机构上" in c.get(r.headers["Location"]).get_data(as_text=True)  # a city's plugin
+    c.post("/it/tree/jurisdiction", {"node_id": yx_id, "jurisdiction": "jining"}, token_from="/it/tree/")
+    assert node(platform, yx_id).jurisdiction == "jining"
     c.post("/it/tree/jurisdiction", {"node_id": yx_id, "jurisdiction": ""}, token_from="/it/tree/")
     assert node(platform, yx_id).jurisdiction is None
     rows = audit_rows(platform, "org_node")
@@ -182,7 +199,7 @@ def test_moves_that_make_no_sense_are_refused_with_a_reason(client, platform, wo
 def test_attaching_a_plugin_that_would_change_teachers_rules_is_refused(client, platform, world):
     c = client("admin")
     th = world.nodes["th"]
-    r = c.post("/it/tree/jurisdiction", {"node_id": th.id, "jurisdiction": "zhongshan"}, token_from="/it/tree/")
+    r = c.post("/it/tree/jurisdiction", {"node_id": th.id, "jurisdiction": "jining"}, token_from="/it/tree/")
     assert "考核规则" in c.get(r.headers["Location"]).get_data(as_text=True)
     assert node(platform, th.id).jurisdiction is None
 
