@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, not_, or_, select, update
 
 from ..audit import append as audit_append
-from ..db.models import (NODE_KINDS, SCOPED_MODELS, AuditRecord, OrgNode, Teacher)
+from ..db.models import NODE_KINDS, SCOPED_MODELS, AuditRecord, Claim, OrgNode, Teacher
 from ..errors import InputError
 from ..tree import PATH_END, add_node, ancestors, governing_jurisdiction, review_chain
 from . import NotFound
@@ -110,8 +110,9 @@ class OrgTreeService:
     # -- moving ------------------------------------------------------------------------------
     def move_node(self, node_id: int, new_parent_id: int) -> OrgNode:
         """Move ``node`` and its subtree under ``new_parent``: refused under the node itself or
-        its descendants, under a parent of the same or a lower kind, and when the plugin that
-        governs teachers in the subtree would change."""
+        its descendants, under a parent of the same or a lower kind, when the plugin that governs
+        teachers in the subtree would change, and while records in it are under review (their
+        review chains name the old ancestors)."""
         _require_admin(self.s)
         with self.s.platform.transaction(self.s.actor) as session:
             node = _node(session, node_id)
@@ -130,6 +131,10 @@ class OrgTreeService:
                 after = governing_jurisdiction(ancestors(session, parent))
                 if before != after:
                     _refuse_if_teachers_change(session, node, after, "移动")
+            under_review = session.scalar(select(Claim.id).where(Claim.scope_path.between(node.path, node.path + PATH_END),
+                                                                 Claim.reviewer_node_id.is_not(None)).limit(1))
+            if under_review is not None:
+                raise InputError(f"「{node.name}」下有正在审核的记录，移动会使其审核链失效：请待审核结束后再移动")
             old_path, old_parent_id = node.path, node.parent_id
             new_path = f"{parent.path}{node.id}/"
             delta = parent.depth + 1 - node.depth

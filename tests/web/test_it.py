@@ -430,3 +430,19 @@ def test_bad_input_never_gives_a_500(client, world):
         assert r.status_code in (302, 404), (url, r.status_code)
     page = c.get("/it/users/").get_data(as_text=True)
     assert "已存在" in page or "密码至少" in page
+
+
+def test_a_school_with_records_under_review_is_not_moved(client, platform, world):
+    claim = world.svc("wang").claims.declare(world.teachers["wang"].id, "zhuanye.self", {"hours": 50, "kind": "学术会议"})
+    world.svc("wang").claims.submit(claim.id)
+    # a second district of 广州 (same plugin): only the record under review stops the move
+    other = platform.services(Actor.system()).org.add_node(world.nodes["gz"].id, "district", "海珠区")
+    c = client("admin")
+    thzx = world.nodes["thzx"]
+    r = c.post("/it/tree/move", {"node_id": thzx.id, "new_parent_id": other.id}, token_from="/it/tree/")
+    assert "正在审核" in c.get(r.headers["Location"]).get_data(as_text=True)
+    assert node(platform, thzx.id).path == thzx.path
+    # the empty 天河小学 has nothing under review: it moves
+    thxx = world.nodes["thxx"]
+    c.post("/it/tree/move", {"node_id": thxx.id, "new_parent_id": other.id}, token_from="/it/tree/")
+    assert node(platform, thxx.id).path == f"{other.path}{thxx.id}/"
