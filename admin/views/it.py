@@ -113,8 +113,8 @@ class PluginsView(RoleView):
 
     def _render_detail(self, code: str, outcomes=None):
         from core.workflow_graph import workflow_svg
-        from core.services.plugins_info import (CHANNEL_WORDS, INPUT_TYPE_WORDS, LEVEL_WORDS, MEASURE_WORDS,
-                                                amount_words, value_text)
+        from core.services.plugins_info import (CHANNEL_WORDS, CHOICE_WORDS, INPUT_TYPE_WORDS, LEVEL_WORDS,
+                                                MEASURE_WORDS, amount_words, value_text)
         d = self._detail(code)
         workflows = platform().workflows.workflows
         used = [d.jurisdiction.workflow] + [name for name in ("registration", "project") if name != d.jurisdiction.workflow]
@@ -125,7 +125,7 @@ class PluginsView(RoleView):
                 graphs.append((wf.definition, Markup(workflow_svg(wf, element_id=f"wf-{name}"))))
         return self.render("it/plugin.html", d=d, graphs=graphs, outcomes=outcomes, channel_words=CHANNEL_WORDS,
                            level_words=LEVEL_WORDS, input_words=INPUT_TYPE_WORDS, amount_words=amount_words,
-                           measure_words=MEASURE_WORDS,
+                           measure_words=MEASURE_WORDS, choice_words=CHOICE_WORDS,
                            value_text=value_text)
 
     @expose("/<code>")

@@ -20,6 +20,10 @@ CHANNEL_WORDS = {"declaration": "教师申报", "organiser": "组织机构登记
 LEVEL_WORDS = {"province": "省", "city": "市", "district": "区（县）", "town": "乡镇", "school": "学校"}
 INPUT_TYPE_WORDS = {"amount": "数量", "number": "数值", "integer": "整数", "text": "文本", "bool": "是/否",
                     "date": "日期", "choice": "选项", "numbers": "数值列表", "period": "考核期间"}
+# The shared vocabularies of choice inputs (``core.plugin_data.VOCABULARY``), for display.
+CHOICE_WORDS = {"school": "校级", "town": "乡镇级", "county": "县级", "city": "市级", "province": "省级",
+                "national": "国家级", "encourage": "鼓励奖", "third": "三等奖", "second": "二等奖", "first": "一等奖",
+                "host": "主持人", "participant": "参与者"}
 STAGE_WORDS = {"declare": "教师申报", "register": "登记", "review": "审核"}
 
 
