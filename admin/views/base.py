@@ -49,8 +49,18 @@ def services():
 request_session = LocalProxy(db)
 
 
+def end_reads() -> None:
+    """End the request session's transaction before a service writes in its own: on SQLite every
+    transaction holds the database's write lock from its start, so a page that has read through
+    ``db()`` would otherwise make the service wait for the page's own lock."""
+    session = g.get("db")
+    if session is not None and session.in_transaction():
+        session.commit()
+
+
 def call(fn, *args, success: str | None = None, **kwargs):
     """Run a service call; a refusal is flashed as the services word it."""
+    end_reads()
     try:
         result = fn(*args, **kwargs)
     except JijiaoError as exc:
