@@ -26,7 +26,7 @@ from admin.i18n import _, _l
 from core.db.models import NODE_KINDS, AuditRecord, OrgNode
 from core.errors import JijiaoError, UnknownJurisdictionError
 
-from .base import RoleView, db, platform, services
+from .base import RoleView, db, end_reads, platform, services
 
 IT_ROLES = ("platform_admin",)
 AUDIT_ROLES = ("auditor", "platform_admin")
@@ -63,6 +63,7 @@ def act(fn, *args, success: str | None = None, **kwargs):
     """``call`` for a change: the record outside scope is a 404 like a missing one; any other
     refusal is flashed as the services word it. Returns the result or None."""
     from core.services import NotFound
+    end_reads()
     try:
         result = fn(*args, **kwargs)
     except NotFound:
@@ -73,13 +74,6 @@ def act(fn, *args, success: str | None = None, **kwargs):
     if success:
         flash(success, "success")
     return result
-
-
-def done_reading() -> None:
-    """End the request session's read transaction before a service opens its own (SQLite takes
-    the write lock at BEGIN, so an open read would block the service's write)."""
-    if "db" in g:
-        g.db.close()
 
 
 def _int(value, default=None):
@@ -312,7 +306,6 @@ class UsersView(RoleView):
     def _user(self, user_id: int) -> int:
         if not self._service().in_scope(db(), user_id):
             abort(404)
-        done_reading()
         return user_id
 
     @expose("/<int:user_id>/active", methods=["POST"])
