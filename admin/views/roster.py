@@ -1,0 +1,5 @@
+"""The roster of a reviewer's teachers (being built)."""
+
+
+def register(admin) -> None:
+    pass
