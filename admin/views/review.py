@@ -368,6 +368,12 @@ class ReviewView(RoleView):
             spec = specs.get(key)
             label = (spec.label if spec is not None and spec.label else None) or (
                 _("学时") if key == "hours" else key)
+            if spec is not None and spec.type == "amount" and isinstance(value, int):
+                value = amount_text(value)
+            elif isinstance(value, list):
+                value = "、".join(str(v) for v in value)
+            elif isinstance(value, bool):
+                value = _("是") if value else _("否")
             inputs.append((label, value))
         explanation = claim.explanation or {}
         return self.render("review/detail.html", claim=claim, teacher=teacher,
