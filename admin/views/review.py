@@ -2,7 +2,9 @@
 
 * ``/review/``: the queue of claims waiting at the actor's node (``Claim.reviewer_node_id``), with
   filters (school, item, state, period, amount, date) and an exact search, newest first on the
-  primary key; pages are ``LIMIT n+1`` (no ``COUNT(*)``); each row shows the time left in the
+  primary key; pages are keyset pages (``id < before``, ``LIMIT n+1``: no ``COUNT(*)``, no
+  ``OFFSET``); a filter on a column without an index looks through at most ``SCAN_WINDOW`` claim
+  numbers per request and offers to look further back; each row shows the time left in the
   window that governs the review. The menu shows the queue's size, counted up to 999 ("999+").
 * ``/review/claim/<id>``: the claim with its inputs, the explanation of its amount, its evidence
   previewed inline (images, PDF), its audit history, and approve / return / reject (a reason is
@@ -27,7 +29,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.menu import MenuView
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
 from core.db.models import AuditRecord, Claim, Evidence, JobRecord, OrgNode, Teacher
@@ -41,6 +43,7 @@ from ..i18n import _, _l
 from .base import REVIEW_ROLES, RoleView, call, db, platform, services
 
 PAGE_SIZE = 50
+SCAN_WINDOW = 200_000  # claim numbers looked through per request by a filter without an index
 PERIOD_RE = re.compile(r"^[0-9A-Za-z-]{1,16}$")
 MAX_AMOUNT = Decimal(100000)
 TRIGGER_NAMES = {"declare": _l("申报/录入"), "edit": _l("修改"), "register_batch": _l("批量登记"),
@@ -100,10 +103,18 @@ def item_name(jurisdiction: str, code: str) -> str:
 
 
 def schools() -> list[tuple[int, str]]:
+    """(id, name) of the schools in the actor's subtree."""
     if "jj_schools" not in g:
-        g.jj_schools = [tuple(r) for r in db().execute(select(OrgNode.id, OrgNode.name)
-                                                       .where(OrgNode.kind == "school").order_by(OrgNode.path))]
+        rows = db().execute(select(OrgNode.id, OrgNode.name, OrgNode.path).where(OrgNode.kind == "school")
+                            .order_by(OrgNode.path)).all()
+        g.jj_schools = [(r.id, r.name) for r in rows]
+        g.jj_school_paths = {r.id: r.path for r in rows}
     return g.jj_schools
+
+
+def school_path(school_id: int) -> str | None:
+    schools()
+    return g.jj_school_paths.get(school_id)
 
 
 def state_label(workflow: str, state: str) -> str:
@@ -130,8 +141,8 @@ def parse_filter(args) -> tuple[QueueFilter, list[str]]:
     f, errors = QueueFilter(), []
     school = (args.get("school") or "").strip()
     if school:
-        if school.isdigit() and any(sid == int(school) for sid, _n in schools()):
-            f.school_id = int(school)
+        if school.isdigit() and len(school) <= 12 and school_path(int(school)) is not None:
+            f.school_id, f.school_path = int(school), school_path(int(school))
         else:
             errors.append(_("所选学校不存在或不在您的管辖范围内"))
     item = (args.get("item") or "").strip()
@@ -189,6 +200,14 @@ def parse_filter(args) -> tuple[QueueFilter, list[str]]:
         else:
             errors.append(_("搜索内容过长"))
     return f, errors
+
+
+def parse_before(raw) -> int | None:
+    """The keyset of a page: claims numbered below ``before`` (no OFFSET, no COUNT)."""
+    raw = (raw or "").strip()
+    if raw.isdigit() and len(raw) <= 15:
+        return int(raw)
+    return None
 
 
 FILTER_KEYS = ("school", "item", "state", "period", "amount_min", "amount_max", "date_from", "date_to", "q")
@@ -262,6 +281,13 @@ def evidence_url(evidence_id: int, inline: bool = False) -> str | None:
         return None
 
 
+def waiting() -> int:
+    """The size of the actor's queue, counted up to BADGE_CAP + 1, once per request."""
+    if "jj_queue_count" not in g:
+        g.jj_queue_count = queue_count(db(), g.actor)
+    return g.jj_queue_count
+
+
 # -- the queue and a claim ------------------------------------------------------------------------
 class QueueMenu(MenuView):
     """The queue's menu entry, with the number of claims waiting (counted at request time)."""
@@ -271,12 +297,10 @@ class QueueMenu(MenuView):
         base = escape(str(self._view.name))
         if g.get("actor") is None or not self._view.is_accessible():
             return base
-        n = g.get("jj_queue_count")
-        if n is None:
-            try:
-                n = g.jj_queue_count = queue_count(db(), g.actor)
-            except Exception:  # noqa: BLE001 - the menu must never break a page
-                n = g.jj_queue_count = 0
+        try:
+            n = waiting()
+        except Exception:  # noqa: BLE001 - the menu must never break a page
+            n = 0
         if not n:
             return base
         shown = f"{BADGE_CAP}+" if n > BADGE_CAP else str(n)
@@ -296,14 +320,28 @@ class ReviewView(RoleView):
         f, errors = parse_filter(request.args)
         for message in errors:
             flash(message, "error")
-        try:
-            page = max(1, min(int(request.args.get("page", "1")), 100000))
-        except ValueError:
-            page = 1
+        before = parse_before(request.args.get("before"))
         session = db()
-        rows = session.scalars(queue_select(g.actor, f).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
+        stmt = queue_select(g.actor, f)
+        if before is not None:
+            stmt = stmt.where(Claim.id < before)
+        # A filter on a column without an index (item, period, amount, date) scans the queue newest
+        # first; it looks at SCAN_WINDOW claim numbers per request, never the whole table, and
+        # offers to go on looking further back.
+        scan_from = None
+        if f.item or f.period or f.amount_min is not None or f.amount_max is not None or f.date_from or f.date_to:
+            if f.claim_id is None and f.id_number is None and f.teacher_name is None:
+                top = before if before is not None else (session.scalar(
+                    select(func.max(Claim.id)).execution_options(skip_scope=True)) or 0) + 1
+                scan_from = max(0, top - SCAN_WINDOW)
+                stmt = stmt.where(Claim.id >= scan_from)
+        rows = session.scalars(stmt.limit(PAGE_SIZE + 1)).all()
         has_next = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
+        next_before = rows[-1].id if has_next else None
+        scan_more = None
+        if not has_next and scan_from:
+            scan_more = scan_from  # nothing more in this window: go on below it
         teachers = {t.id: t for t in session.execute(
             select(Teacher.id, Teacher.name, Teacher.id_number).where(Teacher.id.in_({c.teacher_id for c in rows})))}
         notes = WindowNotes()
@@ -317,9 +355,10 @@ class ReviewView(RoleView):
                           "item": item_name(c.jurisdiction, c.item_code), "amount": amount_text(c.amount_milli),
                           "state": state_label(c.workflow, c.state), "left": text, "left_class": css})
         args = filter_args(request.args)
-        return self.render("review/queue.html", items=items, page=page, has_next=has_next, args=args,
+        return self.render("review/queue.html", items=items, before=before, next_before=next_before,
+                           scan_more=scan_more, scan_from=scan_from, args=args,
                            filter=f, schools=schools(), item_names=item_names(), states=STATE_CHOICES,
-                           waiting=queue_count(session, g.actor), cap=BADGE_CAP)
+                           waiting=waiting(), cap=BADGE_CAP)
 
     def _claim(self, claim_id: int) -> Claim:
         claim = db().get(Claim, claim_id)

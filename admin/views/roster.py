@@ -25,7 +25,7 @@ from core.services.roster import COLUMNS, STAGES, RosterService, template_workbo
 
 from ..i18n import _, _l
 from .base import REVIEW_ROLES, RoleView, call, db, platform, services
-from .review import amount_text, item_name, release, schools, state_label
+from .review import amount_text, item_name, parse_before, release, schools, state_label
 
 PAGE_SIZE = 50
 XLSX_MAGIC = b"PK\x03\x04"
@@ -71,16 +71,16 @@ class RosterView(RoleView):
                 stmt = stmt.where(Teacher.name == q)
             else:
                 flash(_("搜索内容过长"), "error")
-        try:
-            page = max(1, min(int(request.args.get("page", "1")), 100000))
-        except ValueError:
-            page = 1
-        rows = session.scalars(stmt.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)).all()
+        before = parse_before(request.args.get("before"))
+        if before is not None:
+            stmt = stmt.where(Teacher.id < before)
+        rows = session.scalars(stmt.limit(PAGE_SIZE + 1)).all()
         has_next = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         teachers = [{"t": t, "id_masked": mask(t.id_number), "school": names.get(t.home_school_id, "—")}
                     for t in rows]
-        return self.render("review/roster.html", teachers=teachers, page=page, has_next=has_next, args=args,
+        return self.render("review/roster.html", teachers=teachers, before=before,
+                           next_before=rows[-1].id if has_next else None, args=args,
                            schools=schools(), school=args.get("school"), q=q)
 
     def _form_values(self):

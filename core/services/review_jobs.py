@@ -39,6 +39,7 @@ class QueueFilter:
     """The page's filters, already validated (amounts in milli-units, dates in Asia/Shanghai)."""
 
     school_id: int | None = None
+    school_path: str | None = None    # the school's path: the claims' ``scope_path`` (indexed)
     item: str | None = None
     state: str | None = None
     period: str | None = None
@@ -79,6 +80,8 @@ def queue_conditions(actor: Actor, f: QueueFilter) -> list:
     states = (f.state,) if f.state else QUEUE_STATES
     conditions = [Claim.reviewer_node_id == (actor.node_id if actor.node_id is not None else -1),
                   Claim.state.in_(states)]
+    if f.school_path is not None:
+        conditions.append(Claim.scope_path.between(f.school_path, f.school_path + "~"))
     if f.school_id is not None:
         conditions.append(Claim.home_school_id == f.school_id)
     if f.item:

@@ -210,3 +210,22 @@ def test_screenshots_of_the_review_queue(page_for, world, phone):
         assert page.locator("#jj-queue tbody tr").count() == 3
     assert failed == []
     assert [e for e in page.errors if "404" not in e] == []  # a 404 here is the browser's favicon
+
+
+def test_a_filter_without_an_index_looks_through_a_bounded_window_and_offers_to_go_on(client, world, monkeypatch):
+    from admin.views import review
+    old = declare(world, hours=40)
+    for hours in (1, 2, 3):
+        declare(world, hours=hours)
+    monkeypatch.setattr(review, "SCAN_WINDOW", 2)
+    c = client("thzx_admin")
+    page = text(c.get("/review/?amount_min=30"))
+    assert f"/review/claim/{old.id}\"" not in page and 'id="jj-scan-more"' in page
+    further = re.search(r'id="jj-scan-more" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    page = text(c.get(further))
+    assert f"/review/claim/{old.id}\"" in page
+    # Keyset pages: "next" continues below the last claim shown.
+    monkeypatch.setattr(review, "PAGE_SIZE", 2)
+    page = text(c.get("/review/"))
+    nxt = re.search(r'id="jj-next" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert f"/review/claim/{old.id}\"" in text(c.get(nxt)) and f"/review/claim/{old.id}\"" not in page
