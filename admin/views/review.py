@@ -32,7 +32,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
-from core.db.models import AuditRecord, Claim, Evidence, JobRecord, OrgNode, Teacher
+from core.db.models import AuditRecord, Claim, Evidence, JobRecord, OrgNode, Teacher, WindowExtension
 from core.errors import JijiaoError
 from core.idnumber import mask
 from core.services.review_jobs import BADGE_CAP, QUEUE_STATES, QueueFilter, ReviewJobService, queue_count, \
@@ -228,14 +228,30 @@ class WindowNotes:
         self.stage = f"review_{node.kind}" if node is not None else "review"
         self.homes: dict[int, OrgNode] = {}
 
+        self.extended: bool | None = None
+
     def load_homes(self, ids) -> None:
         missing = {i for i in ids if i not in self.homes}
         if missing:
             for node in db().scalars(select(OrgNode).where(OrgNode.id.in_(missing))):
                 self.homes[node.id] = node
 
+    def any_extension(self) -> bool:
+        """Whether any extension of this stage applies to a school of the page: when none does,
+        every school of one jurisdiction and period has the same window (one lookup, not one per
+        school)."""
+        if self.extended is None:
+            ancestors_ids = {i for node in self.homes.values() for i in node.ancestor_ids}
+            self.extended = bool(ancestors_ids) and db().scalar(
+                select(WindowExtension.id).where(WindowExtension.stage == self.stage,
+                                                 WindowExtension.node_id.in_(ancestors_ids))
+                .limit(1).execution_options(skip_scope=True)) is not None
+        return self.extended
+
     def window(self, claim):
-        key = (claim.jurisdiction, claim.period_key, claim.home_school_id)
+        self.load_homes([claim.home_school_id])
+        key = (claim.jurisdiction, claim.period_key,
+               claim.home_school_id if self.any_extension() else None)
         if key not in self.cache:
             self.load_homes([claim.home_school_id])
             home = self.homes.get(claim.home_school_id)
