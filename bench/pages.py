@@ -128,7 +128,8 @@ def run(args) -> int:
     out = sys.stdout
     print(f"bench.pages: {fmt_int(w.claims)} claims, {fmt_int(w.teachers)} teachers, {len(w.schools)} schools; "
           f"{db_label(platform)}; every claim waits at the district reviewer (the whole table is the queue); "
-          f"{args.warmup} warm-up + {args.repeat} timed requests per page (Flask test client, one process)", file=out)
+          f"{args.warmup} warm-up + {args.repeat} timed requests per page (Flask test client, one process); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=out)
     header = f"{'page':<22} {'request median':>15} {'p95':>8} {'SQL median':>11} {'p95':>8} {'stmts':>6} {'rows':>5}  ok"
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -154,6 +155,7 @@ def run(args) -> int:
         print(f"{label:<22} {median:>12.1f} ms {percentile(requests, 95):>5.1f} ms {statistics.median(sqls):>8.1f} ms "
               f"{percentile(sqls, 95):>5.1f} ms {statements:>6} {rows:>5}  {'yes' if good else 'NO'}"
               + ("" if status == 200 else f" (HTTP {status})"), file=out, flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}", file=out)
     print(f"\npages under {TARGET_MS:.0f} ms median: {len(pages(w, '', '', 0)) - failures}/{len(pages(w, '', '', 0))}",
           file=out)
     if args.explain:
