@@ -264,20 +264,21 @@ class WindowNotes:
             self.cache[key] = window
         return self.cache[key]
 
-    def note(self, claim) -> tuple[str, str]:
-        """(text, css class) of the time left."""
+    def note(self, claim) -> tuple[str, str, str]:
+        """(time left, css class, the closing date) of the governing window."""
         window = self.window(claim)
         if window is None:
-            return _("不限时"), "text-muted"
+            return _("不限时"), "text-muted", ""
         if self.today < window.opens:
-            return _("尚未开始（%(d)s 起）", d=window.opens.isoformat()), "text-warning"
+            return _("尚未开始"), "text-warning", _("%(d)s 起", d=window.opens.isoformat())
         if self.today > window.closes:
-            return _("已截止（%(d)s）", d=window.closes.isoformat()), "text-danger"
+            return _("已截止"), "text-danger", _("截止于 %(d)s", d=window.closes.isoformat())
         days = (window.closes - self.today).days
+        until = _("至 %(d)s", d=window.closes.isoformat())
         if days == 0:
-            return _("今天截止"), "text-danger font-weight-bold"
-        return _("剩余 %(n)s 天（至 %(d)s）", n=days, d=window.closes.isoformat()), \
-            "text-danger" if days <= 3 else ("text-warning" if days <= 7 else "text-success")
+            return _("今天截止"), "text-danger font-weight-bold", until
+        return _("剩余 %(n)s 天", n=days), \
+            "text-danger" if days <= 3 else ("text-warning" if days <= 7 else "text-success"), until
 
 
 def release() -> None:
@@ -365,11 +366,12 @@ class ReviewView(RoleView):
         items = []
         for c in rows:
             t = teachers.get(c.teacher_id)
-            text, css = notes.note(c)
+            text, css, until = notes.note(c)
             items.append({"claim": c, "teacher": t.name if t else "—", "id_masked": mask(t.id_number) if t else "",
                           "school": notes.homes[c.home_school_id].name if c.home_school_id in notes.homes else "—",
                           "item": item_name(c.jurisdiction, c.item_code), "amount": amount_text(c.amount_milli),
-                          "state": state_label(c.workflow, c.state), "left": text, "left_class": css})
+                          "state": state_label(c.workflow, c.state), "left": text, "left_class": css,
+                          "until": until})
         args = filter_args(request.args)
         return self.render("review/queue.html", items=items, before=before, next_before=next_before,
                            scan_more=scan_more, scan_from=scan_from, args=args,
@@ -411,7 +413,9 @@ class ReviewView(RoleView):
                                             ("withdraw", ("submitted",))) if claim.state in states
                         and (t != "withdraw" or claim.level == 0)]
         notes = WindowNotes()
-        window_text, window_class = notes.note(claim) if reviewing else ("", "")
+        window_text, window_class, window_until = notes.note(claim) if reviewing else ("", "", "")
+        if window_until:
+            window_text = f"{window_text}（{window_until}）"
         inputs = []
         assessor = None
         try:
