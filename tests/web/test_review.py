@@ -229,3 +229,29 @@ def test_a_filter_without_an_index_looks_through_a_bounded_window_and_offers_to_
     page = text(c.get("/review/"))
     nxt = re.search(r'id="jj-next" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert f"/review/claim/{old.id}\"" in text(c.get(nxt)) and f"/review/claim/{old.id}\"" not in page
+
+
+def test_evidence_is_previewed_inline_when_it_is_an_image_or_a_pdf(app, client, world, platform):
+    from flask import Blueprint
+    from core.db.models import Evidence
+    from .conftest import Client
+    claim = declare(world)
+    with platform.transaction(Actor.system()) as s:
+        for name, kind in (("证书.png", "image/png"), ("培训证明.pdf", "application/pdf"), ("说明.docx", "application/msword")):
+            s.add(Evidence(claim_id=claim.id, filename=name, content_type=kind, size=2048, sha256="0" * 64,
+                           stored_as="x", scope_path=claim.scope_path))
+    if "evidence.download" not in app.view_functions:
+        # The teacher's pages serve evidence (``evidence.download``); without them, names only.
+        from admin import create_app
+        bare = Client(create_app({"JIJIAO_PLATFORM": platform, "SECRET_KEY": "x", "TESTING": True}))
+        bare.login("thzx_admin")
+        page = text(bare.get(f"/review/claim/{claim.id}"))
+        assert "证书.png" in page and "附件预览暂不可用" in page and "<img" not in page
+        bp = Blueprint("evidence", __name__)
+        bp.add_url_rule("/evidence/<int:evidence_id>", "download", lambda evidence_id: "")
+        app.register_blueprint(bp)
+    page = text(client("thzx_admin").get(f"/review/claim/{claim.id}"))
+    assert "证书.png" in page and "培训证明.pdf" in page and "说明.docx" in page
+    assert re.search(r'<img src="/evidence/\d+\?inline=1"', page)
+    assert re.search(r'<iframe src="/evidence/\d+\?inline=1"', page)
+    assert page.count("inline=1") == 2  # a Word file is a download link, not a preview
