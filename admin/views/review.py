@@ -415,7 +415,7 @@ class ReviewView(RoleView):
         notes = WindowNotes()
         window_text, window_class, window_until = notes.note(claim) if reviewing else ("", "", "")
         if window_until:
-            window_text = f"{window_text}（{window_until}）"
+            window_text = _("%(left)s（%(until)s）", left=window_text, until=window_until)
         inputs = []
         assessor = None
         try:

@@ -172,3 +172,15 @@ def test_school_registers_hours_for_its_teacher_and_sends_them_up(client, world,
     assert bad.status_code == 200 and "请选择教师" in flashes(text(bad))
     # Guangzhou schools register nothing themselves (organisers do): the page says so.
     assert "学校无需代为登记" in text(client("thzx_admin").get("/register/"))
+
+
+def test_screenshots_of_the_roster(page_for, world):
+    from .conftest import screenshot
+    from .test_review import signed_in
+    for phone in (False, True):
+        page = signed_in(page_for, "th_rev", phone=phone)
+        page.goto(page_for.base + "/roster/")
+        assert page.locator("#jj-roster tbody tr").count() == 2
+        screenshot(page, "roster-phone" if phone else "roster-desktop")
+        page.goto(page_for.base + "/roster/import")
+        assert page.locator("input[type=file]").count() == 1
