@@ -535,6 +535,28 @@ class ReviewView(RoleView):
                            reason=params.get("reason"), by_filter=params.get("ids") is None)
 
 
+    @expose("/job/<int:job_id>.csv")
+    def job_csv(self, job_id: int):
+        """Every claim of a bulk job with its result (UTF-8 with BOM, for Excel)."""
+        import csv
+        import io
+        from flask import Response
+        job = db().get(JobRecord, job_id)
+        if job is None or job.kind != "review_bulk":
+            abort(404)
+        result = (job.params or {}).get("result") or {}
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([_("编号"), _("结果"), _("原因")])
+        for claim_id in result.get("ok", []):
+            writer.writerow([claim_id, _("已处理"), ""])
+        for why, ids in result.get("refused", {}).items():
+            for claim_id in ids:
+                writer.writerow([claim_id, _("未处理"), why])
+        return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename=review-job-{job.id}.csv"})
+
+
 def register(admin) -> None:
     view = ReviewView(name=_l("待审核"), endpoint="review", url="/review")
     admin.add_view(view)

@@ -152,6 +152,8 @@ def test_bulk_approval_of_everything_matching_the_filter_runs_as_a_job_and_repor
     assert "成功 2 条，未处理 1 条" in page and f"#{late.id}" in page and "已截止" in page
     assert f'data-job-url="/jobs/{job_id}.json"' in page
     assert school.get(f"/jobs/{job_id}.json").get_json()["state"] == "done"
+    rows = school.get(f"/review/job/{job_id}.csv").get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert rows[0] == "编号,结果,原因" and f"{ok1.id},已处理," in rows and any(r.startswith(f"{late.id},未处理,") for r in rows)
     # Another school's admin cannot see the job.
     assert client("thxx_admin").get(r.headers["Location"]).status_code == 404
 
@@ -208,6 +210,12 @@ def test_screenshots_of_the_review_queue(page_for, world, phone):
         page.click("#jj-approve")
         page.wait_for_load_state("networkidle")
         assert page.locator("#jj-queue tbody tr").count() == 3
+        page.check("#jj-check-all")
+        with page.expect_navigation():
+            page.click("#jj-bulk-selected")
+        page.wait_for_selector("#jj-job-summary")
+        assert "成功 3 条" in page.inner_text("#jj-job-summary")
+        screenshot(page, "review-job")
     assert failed == []
     assert [e for e in page.errors if "404" not in e] == []  # a 404 here is the browser's favicon
 
