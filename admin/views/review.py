@@ -491,6 +491,9 @@ class ReviewView(RoleView):
         if action == "return" and not reason:
             flash(_("批量退回须填写原因"), "error")
             return redirect(back)
+        if len(reason) > 2000:
+            flash(_("原因不能超过 2000 字"), "error")
+            return redirect(back)
         if scope == "filter":
             f, errors = parse_filter(form)
             if errors:

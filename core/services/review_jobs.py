@@ -190,7 +190,7 @@ class ReviewJobService:
         ok: list[int] = []
         refused: dict[str, list[int]] = {}
         trigger, reason = params["trigger"], params.get("reason")
-        failure = None
+        failure = crash = None
         try:
             for start in range(0, len(ids), JOB_CHUNK):
                 report = self.s.claims.bulk(trigger, ids[start:start + JOB_CHUNK], reason=reason)
@@ -203,6 +203,8 @@ class ReviewJobService:
                     job.message = f"已处理 {job.done}/{len(ids)} 条：成功 {len(ok)} 条，未处理 {job.done - len(ok)} 条"
         except JijiaoError as exc:
             failure = str(exc)
+        except Exception as exc:  # noqa: BLE001 - the job is marked failed, then the error goes to the worker's log
+            failure, crash = "系统错误，请稍后重试或联系平台管理员", exc
         with platform.transaction(self.s.actor) as session:
             job = session.get(JobRecord, job_id)
             n_refused = sum(len(v) for v in refused.values())
@@ -214,6 +216,8 @@ class ReviewJobService:
             else:
                 job.state = "done"
                 job.message = f"完成：成功 {len(ok)} 条，未处理 {n_refused} 条"
+        if crash is not None:
+            raise crash
 
 
 def run_review_job(platform, job_id: int) -> None:

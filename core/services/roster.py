@@ -286,6 +286,7 @@ class RosterService:
             job.state, job.message = "running", "读取文件"
         path = params["path"]
         result: dict = {"imported": 0, "errors": []}
+        crash = None
         state, message = "failed", ""
         try:
             rows = self.read_rows(path)
@@ -320,6 +321,8 @@ class RosterService:
             message = f"导入未执行：{exc.message}"
         except JijiaoError as exc:
             message = f"导入未执行：{exc}"
+        except Exception as exc:  # noqa: BLE001 - marked failed below, then raised to the worker's log
+            message, crash = "导入未执行：系统错误，请稍后重试或联系平台管理员", exc
         finally:
             try:
                 os.unlink(path)
@@ -330,6 +333,8 @@ class RosterService:
             job.params = {**params, "result": result}
             job.state, job.message, job.finished_at = state, message, platform.clock()
             job.done = job.total if state == "done" else 0
+        if crash is not None:
+            raise crash
 
 
 def run_import_job(platform, job_id: int) -> None:

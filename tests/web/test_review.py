@@ -263,3 +263,20 @@ def test_evidence_is_previewed_inline_when_it_is_an_image_or_a_pdf(app, client, 
     assert re.search(r'<img src="/evidence/\d+\?inline=1"', page)
     assert re.search(r'<iframe src="/evidence/\d+\?inline=1"', page)
     assert page.count("inline=1") == 2  # a Word file is a download link, not a preview
+
+
+def test_a_job_that_breaks_is_marked_failed_with_what_was_done(client, world, platform, monkeypatch):
+    from core.services.claims import ClaimService
+    claim = declare(world)
+
+    def broken(self, *a, **kw):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(ClaimService, "bulk", broken)
+    school = client("thzx_admin")
+    r = school.post("/review/bulk", {"action": "approve", "scope": "selected", "ids": [claim.id]},
+                    token_from="/review/")  # the error goes to the worker (Huey), the page shows the job
+    assert r.status_code == 302 and "系统错误" in text(school.get(r.headers["Location"]))
+    with platform.transaction(Actor.system()) as s:
+        job = s.scalars(select(JobRecord)).one()
+        assert job.state == "failed" and "系统错误" in job.message and job.params["result"]["ok"] == []
+    assert state_of(platform, claim.id) == "submitted"
