@@ -41,7 +41,19 @@ def recompute(job_id: int, url: str) -> None:
     platform.services(Actor.system("后台任务")).assessments.run_job(job_id)
 
 
-TASKS = {"recompute": recompute}
+@huey.task()
+def review_bulk(job_id: int, url: str) -> None:
+    from .services.review_jobs import run_review_job
+    run_review_job(_platform(url), job_id)
+
+
+@huey.task()
+def roster_import(job_id: int, url: str) -> None:
+    from .services.roster import run_import_job
+    run_import_job(_platform(url), job_id)
+
+
+TASKS = {"recompute": recompute, "review_bulk": review_bulk, "roster_import": roster_import}
 
 
 def enqueue_after_commit(session, kind: str, job_id: int, platform) -> None:
