@@ -16,6 +16,7 @@ from ..audit import append as audit_append
 from ..claims import Claim as EngineClaim
 from ..claimstore import dump_values
 from ..db.models import Claim, OrgNode, Teacher
+from ..db.scope import check_text, workflow_write
 from ..errors import InputError, JijiaoError
 from ..numbers import to_milli
 from ..tree import ancestors, review_chain
@@ -85,7 +86,7 @@ class ClaimService:
                 on=None) -> Claim:
         """A teacher's declaration (a draft), or a school's registration (recorded) for a teacher."""
         actor = self.s.actor
-        with self.s.platform.transaction(actor) as session:
+        with self.s.transaction() as session:
             teacher = session.get(Teacher, teacher_id)
             if teacher is None:
                 raise NotFound(f"找不到第{teacher_id}号教师，或不在您的管辖范围内")
@@ -153,7 +154,7 @@ class ClaimService:
 
     def edit(self, claim_id: int, inputs: dict, *, expected_version: int, on=None) -> Claim:
         """Change a draft or a returned claim (the claimant only)."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             claim = self._load(session, claim_id)
             if claim.state not in ("draft", "recorded", "returned"):
                 raise TransitionRefused("只有草稿或被退回的记录可以修改")
@@ -170,7 +171,7 @@ class ClaimService:
                           version=claim.version + 1, updated_at=self.s.platform.clock())
             from sqlalchemy.exc import IntegrityError
             try:
-                with session.begin_nested():
+                with session.begin_nested(), workflow_write(session):
                     result = session.execute(update(Claim).where(Claim.id == claim.id, Claim.state == claim.state,
                                                                  Claim.version == expected_version).values(**values)
                                              .execution_options(synchronize_session=False))
@@ -246,7 +247,7 @@ class ClaimService:
                    reason: str | None = None) -> Claim:
         """Fire ``trigger`` on one claim. ``expected_version`` is the version the actor saw: if the
         claim changed since, a ConflictError (nothing is written)."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             claim = self._load(session, claim_id)
             if expected_version is not None and claim.version != expected_version:
                 raise ConflictError(f"第{claim.id}号记录已被他人处理（当前版本 {claim.version}，"
@@ -255,10 +256,12 @@ class ClaimService:
             ctx = self._context(session, claim, reason)
             tdef = workflow.fire(trigger, claim.state, ctx)
             changes = self._effects(session, tdef, claim, ctx)
-            result = session.execute(
-                update(Claim).where(Claim.id == claim.id, Claim.state == claim.state, Claim.version == claim.version)
-                .values(state=tdef.dest, version=claim.version + 1, **changes)
-                .execution_options(synchronize_session=False))
+            with workflow_write(session):
+                result = session.execute(
+                    update(Claim).where(Claim.id == claim.id, Claim.state == claim.state,
+                                        Claim.version == claim.version)
+                    .values(state=tdef.dest, version=claim.version + 1, **changes)
+                    .execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 raise ConflictError(f"第{claim.id}号记录已被他人处理（状态或版本已变化），请刷新后重试")
             audit_append(session, [self.s.audit_entry(entity_type="claim", entity_id=claim.id, trigger=trigger,
@@ -273,7 +276,7 @@ class ClaimService:
     def import_registered(self, items: list[dict], *, source: str) -> "ImportReport":
         """Register a batch (an organiser's or a school's list): all rows or none. Every row is
         checked first; if any is wrong, nothing is written and every wrong row is reported."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             return self.register_batch_in(session, items, source=source)
 
     def register_batch_in(self, session, items: list[dict], *, source: str, project_id: int | None = None):
@@ -362,7 +365,7 @@ class ClaimService:
         report = BulkReport(trigger)
         ids = list(dict.fromkeys(int(i) for i in claim_ids))
         registered_teachers: set[int] = set()
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             rows = []
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start:start + CHUNK]
@@ -396,11 +399,12 @@ class ClaimService:
                 member_ids = [r.id for r in members]
                 for start in range(0, len(member_ids), CHUNK):
                     chunk = member_ids[start:start + CHUNK]
-                    result = session.execute(
-                        update(Claim).where(Claim.id.in_(chunk), Claim.state == first.state,
-                                            Claim.level == first.level)
-                        .values(state=tdef.dest, version=Claim.version + 1, **changes)
-                        .returning(Claim.id).execution_options(synchronize_session=False))
+                    with workflow_write(session):
+                        result = session.execute(
+                            update(Claim).where(Claim.id.in_(chunk), Claim.state == first.state,
+                                                Claim.level == first.level)
+                            .values(state=tdef.dest, version=Claim.version + 1, **changes)
+                            .returning(Claim.id).execution_options(synchronize_session=False))
                     moved += [row[0] for row in result]
                 failpoints.hit("bulk.after_update")
                 moved_set = set(moved)

@@ -47,7 +47,7 @@ class OrgService:
             raise InputError("只有平台管理员可以维护机构树")
         if jurisdiction is not None:
             self.s.platform.registry.bundle(jurisdiction)
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             parent = session.get(OrgNode, parent_id) if parent_id is not None else None
             if parent_id is not None and parent is None:
                 raise NotFound("找不到上级机构，或不在您的管辖范围内")
@@ -57,7 +57,7 @@ class OrgService:
                  roles: list[tuple[str, int, int | None]] = ()) -> User:
         if self.s.actor.role not in ("platform_admin", "system"):
             raise InputError("只有平台管理员可以添加用户")
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             user = User(username=username, display_name=display_name, password_hash=hash_password(password))
             for role, node_id, teacher_id in roles:
                 if role not in ROLES:
@@ -73,7 +73,7 @@ class OrgService:
         if self.s.actor.role not in ("school_admin", "platform_admin", "system"):
             raise InputError("只有学校管理员或平台管理员可以登记教师")
         number = normalise(id_number)
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             school = session.get(OrgNode, home_school_id)
             if school is None or school.kind != "school":
                 raise NotFound("找不到该学校，或不在您的管辖范围内")
@@ -92,7 +92,7 @@ class OrgService:
 
     def actor_for(self, username: str, role: str | None = None) -> Actor:
         """The Actor of a user (their first role, or the named one)."""
-        with self.s.platform.transaction(Actor.system()) as session:
+        with self.s.transaction(Actor.system()) as session:
             user = session.scalars(select(User).where(User.username == username)).first()
             if user is None or not user.active:
                 raise NotFound(f"找不到用户「{username}」")

@@ -91,7 +91,7 @@ class WindowService:
             raise InputError(f"{bundle.jurisdiction.name}没有阶段「{stage}」（可用：{stages}）", field="stage")
         self.s.platform.registry.assessor(jurisdiction).calendar.period(period_key) \
             if not self.s.platform.registry.assessor(jurisdiction).calendar.personal else None
-        with self.s.platform.transaction(actor) as session:
+        with self.s.transaction() as session:
             node = session.get(OrgNode, node_id or actor.node_id)
             if node is None:
                 raise NotFound("找不到该机构，或不在您的管辖范围内")
