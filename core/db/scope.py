@@ -405,6 +405,11 @@ def _check_row_rule(session, actor, model, grant: Grant, row: dict) -> None:
 
 
 def _row_where(model, actor: Actor, grant: Grant):
+    if model is ProjectParticipant:  # a participant row is written by the project's organiser side
+        projects = TrainingProject.__table__
+        low, high = actor.node_path, actor.node_path + PATH_END
+        return model.project_id.in_(select(projects.c.id).where(projects.c.scope_path.between(low, high))
+                                    .scalar_subquery())
     if grant.rows == "own_editable_claim":
         claims = Claim.__table__
         tid = actor.teacher_id if actor.teacher_id is not None else -1
@@ -674,7 +679,7 @@ def _check_writes(session, flush_context, instances):
             if key == "scope_path" and not _within_path(actor, value):
                 raise ScopeError("不能修改管辖范围之外的数据")
         _check_creator(actor, {k: row[k] for k in changed if k in CREATOR_COLUMNS})
-        _check_owners(session, actor, model, row, changed)
+        _check_owners(session, actor, model, row, None if page else changed)
         if page:
             _check_row_rule(session, actor, model, grant, row)
     for obj in deleted:
@@ -685,5 +690,6 @@ def _check_writes(session, flush_context, instances):
             grant = _grant(actor, model, "delete")
             _, _, row = _changes(obj)
             _check_row_rule(session, actor, model, grant, row)
+            _check_owners(session, actor, model, row)
         if not _within(actor, obj):
             raise ScopeError("不能修改管辖范围之外的数据")

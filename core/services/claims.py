@@ -66,11 +66,23 @@ def driver_integrity_errors() -> tuple:
         return ()
 
 
+DEDUP_LENGTH = 128  # Claim.dedup_key
+
+
+def check_inputs(values: dict) -> None:
+    """Text in a claim's inputs: no control characters (PostgreSQL refuses NUL in JSONB)."""
+    for key, value in (values or {}).items():
+        if isinstance(value, str):
+            check_text(value, label=key, field=key, lines=True)
+
+
 def dedup_key(period_key: str, on, values: dict, project_id: int | None = None) -> str:
     if project_id is not None:
         return f"project:{project_id}"
     certificate = values.get("certificate_no")
     if certificate:
+        certificate = check_text(str(certificate), label="证书编号", field="certificate_no",
+                                 max_length=DEDUP_LENGTH - len("cert:"))
         return f"cert:{certificate}"
     payload = json.dumps([period_key, str(on) if on else None, dump_values(values)], sort_keys=True,
                          ensure_ascii=False, default=str)
@@ -96,6 +108,7 @@ class ClaimService:
                 raise InputError(f"未知项目「{item}」", field="item")
             workflow = self._workflow_for(assessor, catalogue_item)
             claim, explanation = self._parse(session, assessor, teacher, item, inputs, period, on)
+            check_inputs(claim.values)
             row = Claim(teacher_id=teacher.id, jurisdiction=teacher.jurisdiction, item_code=item,
                         period_key=claim.period, on_date=claim.on, inputs=dump_values(claim.values),
                         amount_milli=explanation["amount_milli"], explanation=explanation,
@@ -165,6 +178,7 @@ class ClaimService:
             assessor = self.s.platform.registry.assessor(claim.jurisdiction)
             parsed, explanation = self._parse(session, assessor, teacher, claim.item_code, inputs,
                                               claim.period_key if not assessor.calendar.personal else None, on)
+            check_inputs(parsed.values)
             values = dict(inputs=dump_values(parsed.values), on_date=parsed.on, period_key=parsed.period,
                           amount_milli=explanation["amount_milli"], explanation=explanation,
                           dedup_key=dedup_key(parsed.period, parsed.on, parsed.values),
@@ -247,6 +261,7 @@ class ClaimService:
                    reason: str | None = None) -> Claim:
         """Fire ``trigger`` on one claim. ``expected_version`` is the version the actor saw: if the
         claim changed since, a ConflictError (nothing is written)."""
+        check_text(reason, label="理由", field="reason", lines=True, max_length=2000)
         with self.s.transaction() as session:
             claim = self._load(session, claim_id)
             if expected_version is not None and claim.version != expected_version:
@@ -311,6 +326,8 @@ class ClaimService:
                 raw["on"] = item["on"]
             try:
                 claim = assessor.parser.parse(raw)
+                check_inputs(claim.values)
+                dedup_key("", claim.on, claim.values, project_id)
             except InputError as exc:
                 errors[index] = exc.describe()
                 continue
@@ -363,6 +380,7 @@ class ClaimService:
         before the commit, nothing is applied; a retry re-checks every claim, so a claim moved by
         an earlier, committed run is reported as already handled and is never counted twice."""
         report = BulkReport(trigger)
+        check_text(reason, label="理由", field="reason", lines=True, max_length=2000)
         ids = list(dict.fromkeys(int(i) for i in claim_ids))
         registered_teachers: set[int] = set()
         with self.s.transaction() as session:

@@ -53,6 +53,8 @@ class ProjectService:
         actor = self.s.actor
         if actor.role not in ORGANISER_ROLES:
             raise InputError("只有培训机构、学校或教研部门可以设计培训项目")
+        check_text(code, label="项目编号", field="code", max_length=64)
+        check_text(title, label="项目名称", field="title", max_length=200)
         with self.s.transaction() as session:
             node = session.get(OrgNode, actor.node_id)
             chain = ancestors(session, node)
@@ -85,6 +87,7 @@ class ProjectService:
             return project
 
     def transition(self, project_id: int, trigger: str, *, reason: str | None = None) -> TrainingProject:
+        check_text(reason, label="理由", field="reason", lines=True, max_length=2000)
         with self.s.transaction() as session:
             project = session.get(TrainingProject, project_id)
             if project is None:
