@@ -570,6 +570,8 @@ def _apply_scope(state):
         _check_columns(session, actor, model, keys, None, insert=False)
         grant = _grant(actor, model, "update") if page else None
         _check_columns(session, actor, model, keys, grant, insert=False)
+        if page and "scope_path" in keys and SCOPE_FROM.get(model) not in keys:
+            raise ScopeError("归属路径只能与其所属机构或教师一同修改")
         for row in rows:
             for key in keys & ({k for k, _ in OWNERS.get(model, ())} | {"scope_path", "path", *CREATOR_COLUMNS}):
                 value = row.get(key)
