@@ -252,3 +252,16 @@ class TestAnchoredAuditChain:
         self.rewrite(platform, rows)
         monkeypatch.delenv("JIJIAO_AUDIT_KEY")
         assert self.problems(platform) == []  # what the README says: only the key detects this
+
+
+def test_skip_scope_is_the_services_own_and_sign_in_reads_the_hash(world, platform):
+    refused(platform, world.actors["thzx_admin"],
+            lambda s: s.scalars(select(Claim).execution_options(skip_scope=True)).all(), match="skip_scope")
+    org = platform.services(Actor.system()).org
+    actor = org.authenticate("wang", "secret")
+    assert actor is not None and actor.role == "teacher" and actor.teacher_id == world.teachers["wang"].id
+    assert org.authenticate("wang", "wrong") is None and org.authenticate("nobody", "secret") is None
+    platform.services(world.actors["wang"]).org.set_password(world.actors["wang"].user_id, "new secret")
+    assert org.authenticate("wang", "secret") is None and org.authenticate("wang", "new secret") is not None
+    with pytest.raises(InputError):
+        platform.services(world.actors["wang"]).org.set_password(world.actors["li"].user_id, "x")
