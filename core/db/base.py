@@ -87,4 +87,5 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
+    from .scope import GuardedSession
+    return sessionmaker(engine, class_=GuardedSession, expire_on_commit=False)

@@ -50,7 +50,9 @@ class User(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
-    password_hash: Mapped[str] = mapped_column(String(200), default="")
+    # Never loaded by ``select(User)`` (reading it raises); sign-in reads it explicitly
+    # (``OrgService.authenticate``), and a page session may not name it at all (core.db.scope).
+    password_hash: Mapped[str] = mapped_column(String(200), default="", deferred=True, deferred_raiseload=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(16), default="zh_Hans_CN")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

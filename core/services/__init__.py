@@ -15,7 +15,7 @@ from typing import Callable
 from sqlalchemy.orm import Session
 
 from ..db.base import make_engine, session_factory
-from ..db.scope import Actor, bind
+from ..db.scope import Actor, bind, trust
 from ..errors import JijiaoError
 
 
@@ -55,8 +55,11 @@ class Platform:
         return bind(self.sessions(), actor)
 
     @contextmanager
-    def transaction(self, actor: Actor):
+    def transaction(self, actor: Actor, *, _service: bool = False):
+        """A transaction on a session bound to ``actor`` (a page session: see core.db.scope)."""
         session = self.session(actor)
+        if _service:
+            trust(session)
         try:
             with session.begin():
                 yield session
@@ -84,6 +87,10 @@ class Services:
         self.projects = ProjectService(self)
         self.org = OrgService(self)
         self.assessments = AssessmentService(self)
+
+    def transaction(self, actor: Actor | None = None):
+        """The services' own transaction (a service session, see core.db.scope)."""
+        return self.platform.transaction(actor or self.actor, _service=True)
 
     def audit_entry(self, *, entity_type: str, entity_id: int, trigger: str, from_state, to_state,
                     scope_path: str, reason: str | None = None, detail: dict | None = None) -> dict:

@@ -137,7 +137,7 @@ class AssessmentService:
 
     def recompute_subtree(self, node_id: int | None = None) -> int:
         """Queue a recomputation of every teacher under a node (the actor's by default)."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             node = session.get(OrgNode, node_id or self.s.actor.node_id)
             if node is None:
                 raise NotFound("找不到该机构，或不在您的管辖范围内")
@@ -146,7 +146,7 @@ class AssessmentService:
     def run_job(self, job_id: int) -> None:
         """The body of a recompute job: batches of teachers, progress written after each batch."""
         platform = self.s.platform
-        with platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             job = session.get(JobRecord, job_id)
             if job is None:
                 raise NotFound(f"找不到第{job_id}号任务")
@@ -162,16 +162,16 @@ class AssessmentService:
             done = 0
             for start in range(0, len(teacher_ids), BATCH):
                 batch = teacher_ids[start:start + BATCH]
-                with platform.transaction(self.s.actor) as session:
+                with self.s.transaction() as session:
                     self.recompute_teachers(session, batch)
                     done += len(batch)
                     job = session.get(JobRecord, job_id)
                     job.done, job.message = done, f"已计算 {done}/{len(teacher_ids)} 名教师"
-            with platform.transaction(self.s.actor) as session:
+            with self.s.transaction() as session:
                 job = session.get(JobRecord, job_id)
                 job.state, job.message, job.finished_at = "done", f"完成：{done} 名教师", platform.clock()
         except JijiaoError as exc:
-            with platform.transaction(self.s.actor) as session:
+            with self.s.transaction() as session:
                 job = session.get(JobRecord, job_id)
                 job.state, job.message, job.finished_at = "failed", str(exc), platform.clock()
             raise

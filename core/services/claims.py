@@ -16,6 +16,7 @@ from ..audit import append as audit_append
 from ..claims import Claim as EngineClaim
 from ..claimstore import dump_values
 from ..db.models import Claim, OrgNode, Teacher
+from ..db.scope import check_text, workflow_write
 from ..errors import InputError, JijiaoError
 from ..numbers import to_milli
 from ..tree import ancestors, review_chain
@@ -65,11 +66,23 @@ def driver_integrity_errors() -> tuple:
         return ()
 
 
+DEDUP_LENGTH = 128  # Claim.dedup_key
+
+
+def check_inputs(values: dict) -> None:
+    """Text in a claim's inputs: no control characters (PostgreSQL refuses NUL in JSONB)."""
+    for key, value in (values or {}).items():
+        if isinstance(value, str):
+            check_text(value, label=key, field=key, lines=True)
+
+
 def dedup_key(period_key: str, on, values: dict, project_id: int | None = None) -> str:
     if project_id is not None:
         return f"project:{project_id}"
     certificate = values.get("certificate_no")
     if certificate:
+        certificate = check_text(str(certificate), label="证书编号", field="certificate_no",
+                                 max_length=DEDUP_LENGTH - len("cert:"))
         return f"cert:{certificate}"
     payload = json.dumps([period_key, str(on) if on else None, dump_values(values)], sort_keys=True,
                          ensure_ascii=False, default=str)
@@ -85,7 +98,7 @@ class ClaimService:
                 on=None) -> Claim:
         """A teacher's declaration (a draft), or a school's registration (recorded) for a teacher."""
         actor = self.s.actor
-        with self.s.platform.transaction(actor) as session:
+        with self.s.transaction() as session:
             teacher = session.get(Teacher, teacher_id)
             if teacher is None:
                 raise NotFound(f"找不到第{teacher_id}号教师，或不在您的管辖范围内")
@@ -95,6 +108,7 @@ class ClaimService:
                 raise InputError(f"未知项目「{item}」", field="item")
             workflow = self._workflow_for(assessor, catalogue_item)
             claim, explanation = self._parse(session, assessor, teacher, item, inputs, period, on)
+            check_inputs(claim.values)
             row = Claim(teacher_id=teacher.id, jurisdiction=teacher.jurisdiction, item_code=item,
                         period_key=claim.period, on_date=claim.on, inputs=dump_values(claim.values),
                         amount_milli=explanation["amount_milli"], explanation=explanation,
@@ -153,7 +167,7 @@ class ClaimService:
 
     def edit(self, claim_id: int, inputs: dict, *, expected_version: int, on=None) -> Claim:
         """Change a draft or a returned claim (the claimant only)."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             claim = self._load(session, claim_id)
             if claim.state not in ("draft", "recorded", "returned"):
                 raise TransitionRefused("只有草稿或被退回的记录可以修改")
@@ -164,13 +178,14 @@ class ClaimService:
             assessor = self.s.platform.registry.assessor(claim.jurisdiction)
             parsed, explanation = self._parse(session, assessor, teacher, claim.item_code, inputs,
                                               claim.period_key if not assessor.calendar.personal else None, on)
+            check_inputs(parsed.values)
             values = dict(inputs=dump_values(parsed.values), on_date=parsed.on, period_key=parsed.period,
                           amount_milli=explanation["amount_milli"], explanation=explanation,
                           dedup_key=dedup_key(parsed.period, parsed.on, parsed.values),
                           version=claim.version + 1, updated_at=self.s.platform.clock())
             from sqlalchemy.exc import IntegrityError
             try:
-                with session.begin_nested():
+                with session.begin_nested(), workflow_write(session):
                     result = session.execute(update(Claim).where(Claim.id == claim.id, Claim.state == claim.state,
                                                                  Claim.version == expected_version).values(**values)
                                              .execution_options(synchronize_session=False))
@@ -246,7 +261,8 @@ class ClaimService:
                    reason: str | None = None) -> Claim:
         """Fire ``trigger`` on one claim. ``expected_version`` is the version the actor saw: if the
         claim changed since, a ConflictError (nothing is written)."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        check_text(reason, label="理由", field="reason", lines=True, max_length=2000)
+        with self.s.transaction() as session:
             claim = self._load(session, claim_id)
             if expected_version is not None and claim.version != expected_version:
                 raise ConflictError(f"第{claim.id}号记录已被他人处理（当前版本 {claim.version}，"
@@ -255,10 +271,12 @@ class ClaimService:
             ctx = self._context(session, claim, reason)
             tdef = workflow.fire(trigger, claim.state, ctx)
             changes = self._effects(session, tdef, claim, ctx)
-            result = session.execute(
-                update(Claim).where(Claim.id == claim.id, Claim.state == claim.state, Claim.version == claim.version)
-                .values(state=tdef.dest, version=claim.version + 1, **changes)
-                .execution_options(synchronize_session=False))
+            with workflow_write(session):
+                result = session.execute(
+                    update(Claim).where(Claim.id == claim.id, Claim.state == claim.state,
+                                        Claim.version == claim.version)
+                    .values(state=tdef.dest, version=claim.version + 1, **changes)
+                    .execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 raise ConflictError(f"第{claim.id}号记录已被他人处理（状态或版本已变化），请刷新后重试")
             audit_append(session, [self.s.audit_entry(entity_type="claim", entity_id=claim.id, trigger=trigger,
@@ -273,7 +291,7 @@ class ClaimService:
     def import_registered(self, items: list[dict], *, source: str) -> "ImportReport":
         """Register a batch (an organiser's or a school's list): all rows or none. Every row is
         checked first; if any is wrong, nothing is written and every wrong row is reported."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             return self.register_batch_in(session, items, source=source)
 
     def register_batch_in(self, session, items: list[dict], *, source: str, project_id: int | None = None):
@@ -308,6 +326,8 @@ class ClaimService:
                 raw["on"] = item["on"]
             try:
                 claim = assessor.parser.parse(raw)
+                check_inputs(claim.values)
+                dedup_key("", claim.on, claim.values, project_id)
             except InputError as exc:
                 errors[index] = exc.describe()
                 continue
@@ -360,9 +380,10 @@ class ClaimService:
         before the commit, nothing is applied; a retry re-checks every claim, so a claim moved by
         an earlier, committed run is reported as already handled and is never counted twice."""
         report = BulkReport(trigger)
+        check_text(reason, label="理由", field="reason", lines=True, max_length=2000)
         ids = list(dict.fromkeys(int(i) for i in claim_ids))
         registered_teachers: set[int] = set()
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             rows = []
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start:start + CHUNK]
@@ -396,11 +417,12 @@ class ClaimService:
                 member_ids = [r.id for r in members]
                 for start in range(0, len(member_ids), CHUNK):
                     chunk = member_ids[start:start + CHUNK]
-                    result = session.execute(
-                        update(Claim).where(Claim.id.in_(chunk), Claim.state == first.state,
-                                            Claim.level == first.level)
-                        .values(state=tdef.dest, version=Claim.version + 1, **changes)
-                        .returning(Claim.id).execution_options(synchronize_session=False))
+                    with workflow_write(session):
+                        result = session.execute(
+                            update(Claim).where(Claim.id.in_(chunk), Claim.state == first.state,
+                                                Claim.level == first.level)
+                            .values(state=tdef.dest, version=Claim.version + 1, **changes)
+                            .returning(Claim.id).execution_options(synchronize_session=False))
                     moved += [row[0] for row in result]
                 failpoints.hit("bulk.after_update")
                 moved_set = set(moved)

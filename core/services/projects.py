@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 
 from ..audit import append as audit_append
 from ..db.models import OrgNode, ProjectParticipant, Teacher, TrainingProject
+from ..db.scope import check_text, workflow_write
 from ..errors import InputError
 from ..tree import ancestors, governing_jurisdiction
 from ..workflow import ConflictError
@@ -52,7 +53,9 @@ class ProjectService:
         actor = self.s.actor
         if actor.role not in ORGANISER_ROLES:
             raise InputError("只有培训机构、学校或教研部门可以设计培训项目")
-        with self.s.platform.transaction(actor) as session:
+        check_text(code, label="项目编号", field="code", max_length=64)
+        check_text(title, label="项目名称", field="title", max_length=200)
+        with self.s.transaction() as session:
             node = session.get(OrgNode, actor.node_id)
             chain = ancestors(session, node)
             jurisdiction = governing_jurisdiction(chain)
@@ -84,7 +87,8 @@ class ProjectService:
             return project
 
     def transition(self, project_id: int, trigger: str, *, reason: str | None = None) -> TrainingProject:
-        with self.s.platform.transaction(self.s.actor) as session:
+        check_text(reason, label="理由", field="reason", lines=True, max_length=2000)
+        with self.s.transaction() as session:
             project = session.get(TrainingProject, project_id)
             if project is None:
                 project = session.get(TrainingProject, project_id, execution_options={"skip_scope": True})
@@ -92,10 +96,11 @@ class ProjectService:
                     raise NotFound(f"找不到第{project_id}号培训项目，或不在您的管辖范围内")
             workflow = self.s.platform.workflows.get(project.workflow)
             tdef = workflow.fire(trigger, project.state, ProjectContext(self.s, session, project, reason))
-            result = session.execute(update(TrainingProject).where(
-                TrainingProject.id == project.id, TrainingProject.version == project.version,
-                TrainingProject.state == project.state).values(state=tdef.dest, version=project.version + 1)
-                .execution_options(synchronize_session=False, skip_scope=True))
+            with workflow_write(session):
+                result = session.execute(update(TrainingProject).where(
+                    TrainingProject.id == project.id, TrainingProject.version == project.version,
+                    TrainingProject.state == project.state).values(state=tdef.dest, version=project.version + 1)
+                    .execution_options(synchronize_session=False, skip_scope=True))
             if result.rowcount != 1:
                 raise ConflictError("该培训项目已被他人处理，请刷新后重试")
             audit_append(session, [self.s.audit_entry(entity_type="project", entity_id=project.id, trigger=trigger,
@@ -108,7 +113,7 @@ class ProjectService:
 
     def enrol(self, project_id: int, teacher_ids: list[int], *, completed: bool = False) -> int:
         """Add participants (teachers in the organiser's subtree)."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             project = session.get(TrainingProject, project_id)
             if project is None:
                 raise NotFound(f"找不到第{project_id}号培训项目，或不在您的管辖范围内")
@@ -123,7 +128,7 @@ class ProjectService:
             return len(new)
 
     def mark_completed(self, project_id: int, teacher_ids: list[int]) -> int:
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             if session.get(TrainingProject, project_id) is None:
                 raise NotFound(f"找不到第{project_id}号培训项目，或不在您的管辖范围内")
             return session.execute(update(ProjectParticipant).where(

@@ -9,12 +9,24 @@ from datetime import date
 from sqlalchemy import select
 
 from ..audit import append as audit_append
-from ..db.models import OrgNode, WindowExtension
+from ..db.models import NODE_KINDS, OrgNode, WindowExtension
+from ..db.scope import check_text
 from ..errors import InputError
 from ..periods import Calendar, Period, resolve_day
 from . import NotFound
 
 EXTENDERS = ("reviewer", "school_admin", "platform_admin")
+TOP_LEVEL = ("platform_admin", "system")
+
+
+def stage_level(stage: str) -> int:
+    """The tree level a stage belongs to (an index into NODE_KINDS, 0 = province): a review stage
+    ``review_<kind>`` is its kind's; any other review stage the top; submission stages (declare,
+    register, …) the bottom."""
+    if stage.startswith("review"):
+        kind = stage[len("review_"):] if stage.startswith("review_") else None
+        return NODE_KINDS.index(kind) if kind in NODE_KINDS else 0
+    return len(NODE_KINDS)
 
 
 @dataclass(frozen=True)
@@ -85,13 +97,18 @@ class WindowService:
         actor = self.s.actor
         if actor.role not in EXTENDERS:
             raise InputError("只有审核员、学校管理员或平台管理员可以延长时间")
+        check_text(reason, label="延期理由", field="reason", lines=True, max_length=2000)
         bundle = self.s.platform.registry.bundle(jurisdiction)
         if not any(w.stage == stage for w in bundle.stage_windows):
             stages = "、".join(w.stage for w in bundle.stage_windows) or "无"
             raise InputError(f"{bundle.jurisdiction.name}没有阶段「{stage}」（可用：{stages}）", field="stage")
         self.s.platform.registry.assessor(jurisdiction).calendar.period(period_key) \
             if not self.s.platform.registry.assessor(jurisdiction).calendar.personal else None
-        with self.s.platform.transaction(actor) as session:
+        with self.s.transaction() as session:
+            if actor.role not in TOP_LEVEL:
+                own = session.get(OrgNode, actor.node_id)
+                if own is None or stage_level(stage) < NODE_KINDS.index(own.kind):
+                    raise InputError(f"「{stage}」阶段属于上级机构，只能由该级或更高一级的审核员延长", field="stage")
             node = session.get(OrgNode, node_id or actor.node_id)
             if node is None:
                 raise NotFound("找不到该机构，或不在您的管辖范围内")

@@ -171,6 +171,22 @@ class TestDeadlines:
             world.svc("thzx_admin").windows.extend(jurisdiction="guangzhou", stage="declare", period_key="2019",
                                                    closes=date(2020, 3, 1), node_id=world.nodes["thxx"].id)
 
+    def test_an_extension_reaches_only_stages_at_or_below_the_extender(self, world):
+        """Issue #8 item 4: a school admin could extend the district's review window."""
+        for who, stage in (("thzx_admin", "review_district"), ("thzx_admin", "review_city"),
+                           ("th_rev", "review_city"), ("cg_rev", "review_district")):
+            jurisdiction = "echeng" if who == "cg_rev" else "guangzhou"
+            period = "2018-2019" if who == "cg_rev" else "2019"
+            with pytest.raises(InputError, match="属于上级机构"):
+                world.svc(who).windows.extend(jurisdiction=jurisdiction, stage=stage, period_key=period,
+                                              closes=date(2021, 3, 1))
+        assert world.svc("thzx_admin").windows.extend(jurisdiction="guangzhou", stage="review_school",
+                                                      period_key="2019", closes=date(2021, 3, 1)).id
+        assert world.svc("th_rev").windows.extend(jurisdiction="guangzhou", stage="review_district",
+                                                  period_key="2019", closes=date(2021, 3, 1)).id
+        assert world.svc("admin").windows.extend(jurisdiction="guangzhou", stage="review_city",
+                                                 period_key="2019", closes=date(2021, 3, 1)).id
+
     def test_review_stage_window(self, world, clock):
         claim = world.svc("wang").claims.submit(declare(world).id)
         clock.set(2020, 3, 1)  # school review closed 2020-02-28

@@ -23,7 +23,6 @@ from demo.province import JURISDICTIONS, DemoRefused, build_demo
 from core.errors import InputError, JijiaoError
 from core.idnumber import make, normalise
 from core.services.assessments import teacher_facts
-from core.services.org import check_password
 from core.tree import ancestors, governing_jurisdiction, review_chain
 
 TEACHERS = 600
@@ -258,8 +257,8 @@ def check_accounts(platform, demo):
     for account in demo.accounts:
         with system(platform) as s:
             user = s.scalars(select(User).where(User.username == account.username)).one()
-            assert check_password(account.password, user.password_hash), account.username
-            assert not check_password(account.password + "x", user.password_hash)
+        assert org.authenticate(account.username, account.password) is not None, account.username
+        assert org.authenticate(account.username, account.password + "x") is None
         actor = org.actor_for(account.username)
         assert actor.role == account.role and actor.user_id == user.id
         assert account.username in text and account.password in text

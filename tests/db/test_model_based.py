@@ -87,6 +87,11 @@ SETTINGS = settings(max_examples=25, stateful_step_count=25, deadline=None,
 ACTORS = ("wang", "li", "zhao", "thzx_admin", "thxx_admin", "szs_admin", "th_rev", "gz_rev",
           "cgxx_admin", "yz_admin", "cg_rev", "ec_rev", "auditor", "admin")
 EXTENDERS = ("reviewer", "school_admin", "platform_admin")
+# An extension reaches only the stages at or below the extender's own level (a school admin cannot
+# extend the district's review window): the level of each stage, written out by hand.
+LEVELS = ("province", "city", "district", "town", "school")
+STAGE_KIND = {"declare": "school", "register": "school", "review_school": "school", "review_town": "town",
+              "review_district": "district", "review_city": "city"}
 TEACHERS = ("wang", "li", "zhao", "chen", "liu")
 HOME = {"wang": "thzx", "li": "thxx", "zhao": "szs", "chen": "cgxx", "liu": "yz"}
 JURISDICTION = {"wang": "guangzhou", "li": "guangzhou", "zhao": "guangzhou", "chen": "echeng", "liu": "echeng"}
@@ -589,12 +594,16 @@ class ClaimsMachine(RuleBasedStateMachine):
           node=st.one_of(st.none(), st.none(), st.sampled_from(sorted(HOME.values()) + ["th", "gz", "cg", "ec"])),
           days=st.integers(-5, 60))
     def extend(self, who, jurisdiction, stage, period, node, days):
-        """A reviewer or school admin extends a window for their subtree (others are refused)."""
+        """A reviewer or school admin extends a window for their subtree, for a stage at or below
+        their own level (others are refused)."""
         stage, period = STAGES[jurisdiction][stage % len(STAGES[jurisdiction])], PERIODS[jurisdiction][period]
         role = self.role(who)
         target = node or self.node_of(who)
         if role not in EXTENDERS:
             outcome, closes = Outcome.fail(InputError, "role cannot extend"), date(2021, 1, 1)
+        elif role != "platform_admin" and \
+                LEVELS.index(STAGE_KIND[stage]) < LEVELS.index(self.kind(self.node_of(who))):
+            outcome, closes = Outcome.fail(InputError, "stage above the extender's level"), date(2021, 1, 1)
         elif not self.sees_node(who, target):
             outcome, closes = Outcome.fail(NotFound, "node outside the actor's scope"), date(2021, 1, 1)
         else:
