@@ -56,7 +56,9 @@ class SignInRefused(InputError):
 
 
 def _clean_username(username: str) -> str:
-    return _CONTROL.sub("", str(username or ""))[:64].strip()
+    """The name as typed, without control characters; a name longer than any user name can be is
+    kept whole, so that it matches nobody (never a prefix of a real name)."""
+    return _CONTROL.sub("", str(username or "")).strip()[:65]
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -110,7 +112,7 @@ class AuthService:
             if user is None:
                 # Same work as a real check, so timing does not tell whether the name exists.
                 check_password(str(password), hash_password("x"))
-                self._audit(session, 0, name, "login_failed", "/", {"username": name, "remote": remote,
+                self._audit(session, 0, name[:64], "login_failed", "/", {"username": name[:64], "remote": remote,
                                                                      "why": "unknown_user"})
                 refusal = self.message
             else:

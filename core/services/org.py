@@ -93,16 +93,16 @@ class OrgService:
             raise InputError("只有教师角色指向教师", field="teacher_id")
 
     def authenticate(self, username: str, password: str) -> Actor | None:
-        """Sign-in: the user's Actor (first role) when the password matches and the user is
-        active, else None. The only place a password hash is read."""
-        if not isinstance(username, str) or not isinstance(password, str) or len(username) > 64:
+        """Sign-in for the command line and tests: the user's Actor (first role), or None. The
+        decision (password, lock after repeated failures, the audit of every attempt) is
+        ``AuthService.authenticate``'s, the one place a password hash is read."""
+        from .auth import AuthService, SignInRefused
+        if not isinstance(username, str) or not isinstance(password, str):
             return None
-        with self.s.transaction(Actor.system()) as session:
-            row = session.execute(select(User.id, User.active, User.password_hash)
-                                  .where(User.username == username)).first()
-        if row is None or not row.active or not check_password(password, row.password_hash or ""):
+        try:
+            return AuthService(self.s).authenticate(username, password).actor()
+        except SignInRefused:
             return None
-        return self.actor_for(username)
 
     def set_password(self, user_id: int, password: str) -> None:
         """A new password (the user themself, or a platform admin); ends the user's other sessions."""
