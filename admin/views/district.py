@@ -26,22 +26,15 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from core.db.models import OrgNode, ProjectParticipant, Teacher, TrainingProject, User, WindowExtension
 from core.errors import JijiaoError
-from core.tree import ancestors, governing_jurisdiction
+from core.services.dashboard import DistrictReads
 
 from ..i18n import _, _l
-from .base import RoleView, call, db, platform, services
+from .base import RoleView, call, db, end_reads, platform, services
 
 WINDOW_ROLES = ("reviewer", "school_admin", "platform_admin")
 PROJECT_ROLES = ("organiser", "school_admin", "reviewer")
 DASHBOARD_ROLES = ("reviewer", "school_admin", "platform_admin", "auditor")
 KIND_ORDER = {"province": 0, "city": 1, "district": 2, "town": 3, "school": 4}
-
-
-def _end_reads() -> None:
-    """End the request session's read transaction before a service writes in its own: on SQLite
-    every transaction takes the write lock at BEGIN, so an open read would block the write."""
-    if "db" in g:
-        g.db.rollback()
 
 
 def _flash_errors(form, *, closes_message=None) -> None:
@@ -64,6 +57,22 @@ def _actor_node():
     return node
 
 
+def _reads() -> DistrictReads:
+    """Reads above the actor's subtree (the governing plugin, windows, an approver's name): a
+    service session does them, never the page's own (which may not skip scope). The page's read
+    transaction ends first: on SQLite each transaction holds the write lock from its start."""
+    end_reads()
+    return DistrictReads(services())
+
+
+def _governing() -> str | None:
+    """The plugin governing the actor's node (None when no node above attaches one)."""
+    try:
+        return _reads().governing()
+    except JijiaoError:
+        return None
+
+
 def _registry_has(code: str) -> bool:
     try:
         platform().registry.bundle(code)
@@ -76,7 +85,7 @@ def _jurisdictions(node: OrgNode) -> list[str]:
     """The plugin governing the actor's node, then any plugin attached inside the subtree."""
     session = db()
     codes = []
-    governing = governing_jurisdiction(ancestors(session, node))
+    governing = _governing()
     if governing:
         codes.append(governing)
     for code in session.scalars(select(OrgNode.jurisdiction).where(OrgNode.jurisdiction.is_not(None))
@@ -134,13 +143,10 @@ class WindowsView(RoleView):
             period = default
         session = db()
         bundle = platform().registry.bundle(code)
+        windows = _reads().stage_windows(code, period, node.id)
         stages = []
         for spec in bundle.stage_windows:
-            try:
-                window = services().windows.window(session, code, spec.stage, period, node)
-            except JijiaoError:
-                window = None
-            stages.append({"stage": spec.stage, "name": spec.name, "window": window,
+            stages.append({"stage": spec.stage, "name": spec.name, "window": windows.get(spec.stage),
                            "allowed": _stage_allowed(spec.stage, node)})
         ext_rows = session.execute(
             select(WindowExtension, OrgNode.name, User.display_name)
@@ -192,7 +198,7 @@ class WindowsView(RoleView):
         if form.node.data not in {c[0] for c in form.node.choices}:
             flash(_("找不到该机构，或不在您的管辖范围内"), "error")
             return redirect(back)
-        _end_reads()
+        end_reads()
         done = call(services().windows.extend, jurisdiction=ctx["code"], stage=form.stage.data,
                     period_key=ctx["period"], closes=form.closes.data, node_id=int(form.node.data),
                     reason=form.reason.data.strip(), success=_("已延长，延长记录已写入审计日志"))
@@ -228,7 +234,7 @@ class ProjectsView(RoleView):
     note = _l("设计培训项目、审批、结业，导入参训名单并登记学时")
 
     def _items(self, node: OrgNode):
-        code = governing_jurisdiction(ancestors(db(), node))
+        code = _governing()
         if not code or not _registry_has(code):
             return None, []
         assessor = platform().registry.assessor(code)
@@ -296,7 +302,7 @@ class ProjectsView(RoleView):
                     flash(_("学时应为数字，例如 24 或 1.5"), "error")
                     return self.render("district/project_new.html", form=form), 400
                 inputs[assessor.measures[0]] = raw
-            _end_reads()
+            end_reads()
             project = call(services().projects.design, code=form.code.data.strip(), title=form.title.data.strip(),
                            item_code=form.item_code.data, period_key=form.period_key.data.strip(), inputs=inputs,
                            needs_approval=bool(form.needs_approval.data), approver_kind=form.approver_kind.data,
@@ -314,8 +320,7 @@ class ProjectsView(RoleView):
         definition = workflow.definition
         organiser = session.get(OrgNode, project.organiser_node_id)
         # The approver is above the organiser, often outside the actor's subtree: its name only.
-        approver = (session.get(OrgNode, project.approver_node_id, execution_options={"skip_scope": True})
-                    if project.approver_node_id else None)
+        approver = _reads().approver_name(project.id) if project.approver_node_id else None
         rows = session.execute(
             select(ProjectParticipant, Teacher.name, Teacher.id_number, OrgNode.name)
             .join(Teacher, Teacher.id == ProjectParticipant.teacher_id)
@@ -350,7 +355,7 @@ class ProjectsView(RoleView):
         trigger = request.form.get("trigger", "")
         reason = (request.form.get("reason") or "").strip() or None
         label = platform().workflows.get("project").definition.trigger_label(trigger)
-        _end_reads()
+        end_reads()
         call(services().projects.transition, project_id, trigger, reason=reason,
              success=_("已完成：%(action)s", action=label))
         return redirect(url_for(".detail", project_id=project_id))
@@ -372,7 +377,7 @@ class ProjectsView(RoleView):
         data = upload.read()
         try:
             rows = read_sheet(data)
-            _end_reads()
+            end_reads()
             result = ParticipantService(services()).import_rows(project_id, rows, source=upload.filename)
         except BatchRejected as exc:
             flash(exc.message, "error")
@@ -407,7 +412,7 @@ class DashboardView(RoleView):
         if period not in periods:
             period = None
             node = _actor_node()
-            code = governing_jurisdiction(ancestors(db(), node))
+            code = _governing()
             if code and _registry_has(code):
                 calendar = platform().registry.assessor(code).calendar
                 if not calendar.personal:

@@ -188,3 +188,60 @@ class DashboardService:
                       "claims": [i.claims for i in items],
                       "units": [i.unit for i in items]},
         }
+
+
+class DistrictReads:
+    """The few reads the district pages need above the actor's subtree, in a service session
+    (``Services.transaction``): a page session may not use ``skip_scope``.
+
+    Each answers for a node or project that is itself in the actor's scope (found through the
+    scoped session first, else ``NotFound``), and hands back only what the page shows: the plugin
+    code governing the node, the stage windows in force for it (extensions made above it count),
+    and the name of a project's approving node.
+    """
+
+    def __init__(self, services):
+        self.s = services
+
+    def _node(self, session, node_id: int | None) -> OrgNode:
+        from . import NotFound
+        node = session.get(OrgNode, node_id) if node_id is not None else None
+        if node is None:  # not there, or outside the actor's subtree: told apart by nobody
+            raise NotFound("找不到该机构，或不在您的管辖范围内")
+        return node
+
+    def governing(self, node_id: int | None = None) -> str | None:
+        """The plugin code attached at the nearest node from ``node_id`` (default: the actor's
+        own node) upwards."""
+        from ..tree import ancestors, governing_jurisdiction
+        with self.s.transaction() as session:
+            node = self._node(session, self.s.actor.node_id if node_id is None else node_id)
+            return governing_jurisdiction(ancestors(session, node))
+
+    def stage_windows(self, jurisdiction: str, period_key: str, node_id: int) -> dict:
+        """{stage: Window or None} of the plugin's stage windows for claims under ``node_id``."""
+        from ..errors import JijiaoError
+        bundle = self.s.platform.registry.bundle(jurisdiction)
+        out = {}
+        with self.s.transaction() as session:
+            node = self._node(session, node_id)
+            for spec in bundle.stage_windows:
+                try:
+                    out[spec.stage] = self.s.windows.window(session, jurisdiction, spec.stage, period_key, node)
+                except JijiaoError:
+                    out[spec.stage] = None
+        return out
+
+    def approver_name(self, project_id: int) -> str | None:
+        """The name of the node that approves a project in scope (it is above the organiser,
+        often outside the actor's subtree: its name only)."""
+        from ..db.models import TrainingProject
+        from . import NotFound
+        with self.s.transaction() as session:
+            project = session.get(TrainingProject, project_id)
+            if project is None:
+                raise NotFound(f"找不到第{project_id}号培训项目，或不在您的管辖范围内")
+            if project.approver_node_id is None:
+                return None
+            approver = session.get(OrgNode, project.approver_node_id, execution_options={"skip_scope": True})
+            return approver.name if approver is not None else None

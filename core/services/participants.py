@@ -138,7 +138,7 @@ class ParticipantService:
         actor = self.s.actor
         if actor.role not in ORGANISER_ROLES:
             raise InputError("只有培训机构、学校或教研部门可以导入参训名单")
-        with self.s.platform.transaction(actor) as session:
+        with self.s.transaction() as session:
             project = session.get(TrainingProject, project_id)
             if project is None:
                 raise NotFound(f"找不到第{project_id}号培训项目，或不在您的管辖范围内")

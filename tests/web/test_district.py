@@ -307,6 +307,30 @@ def test_a_list_with_a_bad_row_registers_nobody_and_names_the_row(world, client,
         assert s.scalar(select(func.count()).select_from(ProjectParticipant)) == 0
 
 
+def test_reads_above_the_subtree_answer_only_for_what_is_in_scope(world, client):
+    """The page session may not skip scope; DistrictReads does the reads above the actor's node
+    in a service session, and only for a node or project the actor could already see."""
+    from core.services import NotFound
+    from core.services.dashboard import DistrictReads
+    n = world.nodes
+    th = DistrictReads(world.svc("th_rev"))
+    assert th.governing() == "guangzhou"                 # attached at 广州市, above 天河区
+    assert th.governing(n["thzx"].id) == "guangzhou"
+    assert th.stage_windows("guangzhou", "2019", n["thzx"].id)  # windows for a school below
+    ec = DistrictReads(world.svc("ec_rev"))
+    assert ec.governing() == "echeng"
+    for call in (lambda: ec.governing(n["thzx"].id), lambda: ec.stage_windows("guangzhou", "2019", n["th"].id)):
+        with pytest.raises(NotFound):
+            call()
+    r = design(client("th_rev"), code="TH2019-09", needs_approval="y")
+    project_id = int(r.headers["Location"].rstrip("/").split("/")[-1])
+    assert th.approver_name(project_id) == "广州市"     # above the district: its name only
+    with pytest.raises(NotFound):
+        ec.approver_name(project_id)                     # another district's project: not found
+    with pytest.raises(NotFound):
+        DistrictReads(world.svc("thxx_admin")).approver_name(project_id)
+
+
 def test_template_download_and_design_refusals(world, client):
     from openpyxl import load_workbook
     th = client("th_rev")
