@@ -32,12 +32,11 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from werkzeug.routing import BuildError
 
-from core.db.models import AuditRecord, Claim, Evidence, JobRecord, OrgNode, Teacher, WindowExtension
+from core.db.models import AuditRecord, Claim, Evidence, JobRecord, OrgNode, Teacher
 from core.errors import JijiaoError
 from core.idnumber import mask
-from core.services.review_jobs import BADGE_CAP, QUEUE_STATES, QueueFilter, ReviewJobService, queue_count, \
-    queue_select
-from core.tree import ancestors, governing_jurisdiction
+from core.services.review_jobs import BADGE_CAP, QUEUE_STATES, QueueFilter, ReviewJobService, ReviewPageService, \
+    queue_conditions, queue_count, queue_select
 
 from ..i18n import _, _l
 from .base import REVIEW_ROLES, RoleView, call, db, platform, services
@@ -70,11 +69,10 @@ def jurisdictions() -> list[str]:
     any attached inside the actor's subtree."""
     if "jj_jurisdictions" not in g:
         found: list[str] = []
-        node = actor_node()
-        if node is not None:
-            above = governing_jurisdiction(ancestors(db(), node))
-            if above:
-                found.append(above)
+        release()
+        above = ReviewPageService(services()).governing_jurisdiction()
+        if above:
+            found.append(above)
         for code in db().scalars(select(OrgNode.jurisdiction).where(OrgNode.jurisdiction.is_not(None)).distinct()):
             if code not in found:
                 found.append(code)
@@ -219,16 +217,15 @@ def filter_args(args) -> dict:
 
 class WindowNotes:
     """The time left in the window that governs a review at the actor's level, per
-    (jurisdiction, period, home school), looked up once per page."""
+    (jurisdiction, period, home school), looked up for the whole page at once (by the service:
+    windows are set and extended above the actor's subtree)."""
 
     def __init__(self):
-        self.cache: dict = {}
         self.today = platform().today()
         node = actor_node()
         self.stage = f"review_{node.kind}" if node is not None else "review"
         self.homes: dict[int, OrgNode] = {}
-
-        self.extended: bool | None = None
+        self.windows: dict = {}
 
     def load_homes(self, ids) -> None:
         missing = {i for i in ids if i not in self.homes}
@@ -236,33 +233,18 @@ class WindowNotes:
             for node in db().scalars(select(OrgNode).where(OrgNode.id.in_(missing))):
                 self.homes[node.id] = node
 
-    def any_extension(self) -> bool:
-        """Whether any extension of this stage applies to a school of the page: when none does,
-        every school of one jurisdiction and period has the same window (one lookup, not one per
-        school)."""
-        if self.extended is None:
-            ancestors_ids = {i for node in self.homes.values() for i in node.ancestor_ids}
-            self.extended = bool(ancestors_ids) and db().scalar(
-                select(WindowExtension.id).where(WindowExtension.stage == self.stage,
-                                                 WindowExtension.node_id.in_(ancestors_ids))
-                .limit(1).execution_options(skip_scope=True)) is not None
-        return self.extended
+    def prepare(self, claims) -> None:
+        keys = {(c.jurisdiction, c.period_key, c.home_school_id) for c in claims}
+        keys -= set(self.windows)
+        if keys:
+            release()
+            self.windows.update(ReviewPageService(services()).windows(self.stage, keys))
 
     def window(self, claim):
-        self.load_homes([claim.home_school_id])
-        key = (claim.jurisdiction, claim.period_key,
-               claim.home_school_id if self.any_extension() else None)
-        if key not in self.cache:
-            self.load_homes([claim.home_school_id])
-            home = self.homes.get(claim.home_school_id)
-            window = None
-            if home is not None:
-                try:
-                    window = services().windows.window(db(), claim.jurisdiction, self.stage, claim.period_key, home)
-                except (JijiaoError, KeyError, ValueError):
-                    window = None
-            self.cache[key] = window
-        return self.cache[key]
+        key = (claim.jurisdiction, claim.period_key, claim.home_school_id)
+        if key not in self.windows:
+            self.prepare([claim])
+        return self.windows.get(key)
 
     def note(self, claim) -> tuple[str, str, str]:
         """(time left, css class, the closing date) of the governing window."""
@@ -348,8 +330,10 @@ class ReviewView(RoleView):
         scan_from = None
         if f.item or f.period or f.amount_min is not None or f.amount_max is not None or f.date_from or f.date_to:
             if f.claim_id is None and f.id_number is None and f.teacher_name is None:
+                # The newest claim of the queue (indexed conditions only) bounds the window.
                 top = before if before is not None else (session.scalar(
-                    select(func.max(Claim.id)).execution_options(skip_scope=True)) or 0) + 1
+                    select(func.max(Claim.id)).where(*queue_conditions(
+                        g.actor, QueueFilter(state=f.state, school_path=f.school_path)))) or 0) + 1
                 scan_from = max(0, top - SCAN_WINDOW)
                 stmt = stmt.where(Claim.id >= scan_from)
         rows = session.scalars(stmt.limit(PAGE_SIZE + 1)).all()
@@ -363,6 +347,7 @@ class ReviewView(RoleView):
             select(Teacher.id, Teacher.name, Teacher.id_number).where(Teacher.id.in_({c.teacher_id for c in rows})))}
         notes = WindowNotes()
         notes.load_homes({c.home_school_id for c in rows})
+        notes.prepare(rows)
         items = []
         for c in rows:
             t = teachers.get(c.teacher_id)

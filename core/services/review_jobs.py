@@ -11,6 +11,10 @@
   other claim is reported with its reason) and stores the per-claim result in ``JobRecord.params``:
   ``{"ok": [ids], "refused": {reason: [ids]}}``. A rerun re-checks every claim (a claim already
   moved is reported as handled, never moved twice).
+* ``ReviewPageService``: what a reviewer's pages read above the actor's subtree (the jurisdiction
+  governing the actor's node, the review windows set and extended at ancestors), in a service
+  session: a page session may not use ``skip_scope``. Only nodes the actor can see are asked
+  about: a school outside the actor's scope gives no window, exactly like a missing one.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ..db.models import Claim, JobRecord, RoleAssignment, Teacher, User
+from ..db.models import Claim, JobRecord, OrgNode, RoleAssignment, Teacher, User, WindowExtension
 from ..db.scope import Actor
 from ..errors import InputError, JijiaoError
 from . import NotFound
@@ -140,6 +144,55 @@ def actor_of_job(platform, job_id: int, kind: str) -> Actor:
         return Actor(a["user_id"], a["name"], a["role"], a["node_id"], a["node_path"], a.get("teacher_id"))
 
 
+class ReviewPageService:
+    """Reads of a reviewer's pages that reach above the actor's subtree (see the module doc)."""
+
+    def __init__(self, services):
+        self.s = services
+
+    def governing_jurisdiction(self) -> str | None:
+        """The jurisdiction whose plugin governs the actor's own node (attached there or above)."""
+        from ..tree import ancestors, governing_jurisdiction
+        actor = self.s.actor
+        if actor.node_id is None:
+            return None
+        with self.s.transaction() as session:
+            node = session.get(OrgNode, actor.node_id)  # in scope: the actor's own node
+            return governing_jurisdiction(ancestors(session, node)) if node is not None else None
+
+    def windows(self, stage: str, keys) -> dict:
+        """The window of ``stage`` per key ``(jurisdiction, period_key, school_id)``; ``None`` when
+        the plugin sets none, the key is wrong, or the school is not in the actor's scope. When no
+        extension of the stage applies to any of the schools, every school of a jurisdiction and
+        period has the same window: it is looked up once (the keys stay per school)."""
+        keys = set(keys)
+        out: dict = {}
+        if not keys:
+            return out
+        with self.s.transaction() as session:
+            homes = {n.id: n for n in session.scalars(
+                select(OrgNode).where(OrgNode.id.in_({k[2] for k in keys if k[2] is not None})))}  # scoped
+            above = {i for node in homes.values() for i in node.ancestor_ids}
+            extended = bool(above) and session.scalar(
+                select(WindowExtension.id).where(WindowExtension.stage == stage, WindowExtension.node_id.in_(above))
+                .limit(1).execution_options(skip_scope=True)) is not None  # ancestors of nodes in scope
+            shared: dict = {}
+            for key in keys:
+                jurisdiction, period_key, school_id = key
+                home = homes.get(school_id)
+                if home is None:
+                    out[key] = None
+                    continue
+                cache_key = (jurisdiction, period_key, school_id if extended else None)
+                if cache_key not in shared:
+                    try:
+                        shared[cache_key] = self.s.windows.window(session, jurisdiction, stage, period_key, home)
+                    except (JijiaoError, KeyError, ValueError):
+                        shared[cache_key] = None
+                out[key] = shared[cache_key]
+        return out
+
+
 class ReviewJobService:
     def __init__(self, services):
         self.s = services
@@ -165,7 +218,7 @@ class ReviewJobService:
                 raise InputError("请先勾选要处理的记录")
         params = {"trigger": trigger, "reason": reason, "actor": actor_params(actor),
                   "ids": ids, "filter": queue_filter.to_params() if queue_filter is not None else None}
-        with self.s.platform.transaction(actor) as session:
+        with self.s.transaction() as session:
             job = JobRecord(kind="review_bulk", state="queued", total=len(ids) if ids is not None else 0, done=0,
                             params=params, scope_path=actor.node_path, created_by=actor.user_id, message="排队中")
             session.add(job)
@@ -175,7 +228,7 @@ class ReviewJobService:
 
     def run(self, job_id: int) -> None:
         platform = self.s.platform
-        with platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             job = session.get(JobRecord, job_id)
             if job is None:
                 raise NotFound(f"找不到第{job_id}号任务")
@@ -197,7 +250,7 @@ class ReviewJobService:
                 ok += report.ok
                 for claim_id, why in report.refused.items():
                     refused.setdefault(why, []).append(claim_id)
-                with platform.transaction(self.s.actor) as session:
+                with self.s.transaction() as session:
                     job = session.get(JobRecord, job_id)
                     job.done = min(start + JOB_CHUNK, len(ids))
                     job.message = f"已处理 {job.done}/{len(ids)} 条：成功 {len(ok)} 条，未处理 {job.done - len(ok)} 条"
@@ -205,7 +258,7 @@ class ReviewJobService:
             failure = str(exc)
         except Exception as exc:  # noqa: BLE001 - the job is marked failed, then the error goes to the worker's log
             failure, crash = "系统错误，请稍后重试或联系平台管理员", exc
-        with platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             job = session.get(JobRecord, job_id)
             n_refused = sum(len(v) for v in refused.values())
             result = {"ok": sorted(ok), "refused": {k: sorted(v) for k, v in refused.items()}}

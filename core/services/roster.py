@@ -89,7 +89,7 @@ class RosterService:
         name = _text(name, "姓名", 100, required=True)
         number = normalise(id_number)
         stage = _stage(stage)
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             school = self._school(session, home_school_id)
             teacher = Teacher(name=name, id_number=number, home_school_id=school.id, cert_number=cert_number or None,
                               subject=subject or None, stage=stage, employed_on=employed_on,
@@ -114,7 +114,7 @@ class RosterService:
                 changes[key] = _text(changes[key], label, limit)
         if "stage" in changes:
             changes["stage"] = _stage(changes["stage"])
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             teacher = session.get(Teacher, teacher_id)
             if teacher is None:
                 raise NotFound(f"找不到第{teacher_id}号教师，或不在您的管辖范围内")
@@ -138,7 +138,7 @@ class RosterService:
         """Move a teacher to another school of the actor's subtree (same jurisdiction). Their
         earlier claims stay with the school where they were made."""
         self._check_role()
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             teacher = session.get(Teacher, teacher_id)
             if teacher is None:
                 raise NotFound(f"找不到第{teacher_id}号教师，或不在您的管辖范围内")
@@ -166,7 +166,7 @@ class RosterService:
         from .review_jobs import actor_params
         self._check_role()
         actor = self.s.actor
-        with self.s.platform.transaction(actor) as session:
+        with self.s.transaction() as session:
             job = JobRecord(kind="roster_import", state="queued", total=0, done=0, message="排队中",
                             params={"path": path, "filename": filename, "actor": actor_params(actor)},
                             scope_path=actor.node_path, created_by=actor.user_id)
@@ -278,7 +278,7 @@ class RosterService:
 
     def run_import(self, job_id: int) -> None:
         platform = self.s.platform
-        with platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             job = session.get(JobRecord, job_id)
             if job is None:
                 raise NotFound(f"找不到第{job_id}号任务")
@@ -290,10 +290,10 @@ class RosterService:
         state, message = "failed", ""
         try:
             rows = self.read_rows(path)
-            with platform.transaction(self.s.actor) as session:
+            with self.s.transaction() as session:
                 job = session.get(JobRecord, job_id)
                 job.total, job.message = len(rows), f"检查 {len(rows)} 行"
-            with platform.transaction(self.s.actor) as session:
+            with self.s.transaction() as session:
                 good, errors = self.check_rows(session, rows)
                 if errors:
                     result["errors"] = [{"row": n, "messages": errors[n]} for n in sorted(errors)]
@@ -328,7 +328,7 @@ class RosterService:
                 os.unlink(path)
             except OSError:
                 pass
-        with platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             job = session.get(JobRecord, job_id)
             job.params = {**params, "result": result}
             job.state, job.message, job.finished_at = state, message, platform.clock()
