@@ -142,7 +142,8 @@ class TeacherView(RoleView):
         period = request.args.get("period") or periods[0]
         if period not in periods:
             abort(404)
-        progress = progress_service.of_teacher(teacher.id, period, session=db())
+        release()  # the service reads in a session of its own
+        progress = progress_service.of_teacher(teacher.id, period)
         assessor = platform().registry.assessor(teacher.jurisdiction)
         claims = db().scalars(select(Claim).where(Claim.teacher_id == teacher.id)
                               .order_by(Claim.updated_at.desc(), Claim.id.desc()).limit(MAX_CLAIMS_SHOWN)).all()

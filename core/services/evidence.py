@@ -165,7 +165,7 @@ class EvidenceService:
         self.dir.mkdir(parents=True, exist_ok=True)
         path = None
         try:
-            with self.s.platform.transaction(self.s.actor) as session:
+            with self.s.transaction() as session:
                 claim = session.get(Claim, claim_id)
                 if claim is None:
                     raise NotFound(f"找不到第{claim_id}号记录，或不在您的管辖范围内")
@@ -201,7 +201,7 @@ class EvidenceService:
 
     def remove(self, evidence_id: int) -> int:
         """Remove one file from the claimant's draft or returned claim; returns the claim id."""
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             row = session.get(Evidence, evidence_id)
             if row is None:
                 raise NotFound("找不到该证明材料，或不在您的管辖范围内")

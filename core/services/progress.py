@@ -99,14 +99,13 @@ class ProgressService:
         current = calendar.containing(self.s.platform.today())
         return [calendar.shift(current, -k).key for k in range(count)]
 
-    def of_teacher(self, teacher_id: int, period_key: str | None = None, *, session=None) -> Progress:
-        """``session``: an open session bound to the same actor (a web request's) to read with;
-        by default a session of its own. Nothing is written either way."""
+    def of_teacher(self, teacher_id: int, period_key: str | None = None) -> Progress:
+        """Read in the services' own session (the teacher's facts read their school's ancestors,
+        which only a service session may); the teacher must be in the actor's scope (a teacher:
+        themself), else NotFound. Nothing is written. On SQLite a web page ends its own reads
+        first (``end_reads``): every transaction there holds the write lock."""
         platform = self.s.platform
-        own = session is None
-        if own:
-            session = platform.session(self.s.actor)
-        try:
+        with self.s.transaction() as session:
             teacher = session.get(Teacher, teacher_id)
             if teacher is None:
                 raise NotFound("找不到该教师，或不在您的管辖范围内")
@@ -145,9 +144,6 @@ class ProgressService:
             progress.categories = self._categories(assessor, now, projected)
             progress.bars = self._bars(assessor, facts, period_key, now, projected)
             return progress
-        finally:
-            if own:
-                session.close()
 
     # -- what the page shows beside the engine's numbers ---------------------------------------
     def _categories(self, assessor, now, projected) -> list[dict]:
