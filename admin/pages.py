@@ -11,7 +11,7 @@ from flask_admin.theme import Bootstrap4Theme
 
 from core.errors import InputError
 
-from .i18n import _
+from .i18n import _, _l
 from .views.base import ALL_ROLES, HomeView, RoleView, services
 
 # Each module has ``register(admin)``; order is the menu's order.
@@ -63,7 +63,8 @@ class AccountView(RoleView):
         return self.render("jijiao/password.html", form=form)
 
 
-JOB_STATES = {"queued": "排队中", "running": "进行中", "done": "已完成", "failed": "失败"}
+# Marked for extraction (``_l``); shown translated when rendered.
+JOB_STATES = {"queued": _l("排队中"), "running": _l("进行中"), "done": _l("已完成"), "failed": _l("失败")}
 
 
 class JobsView(RoleView):
@@ -99,7 +100,7 @@ class JobsView(RoleView):
     @expose("/<int:job_id>.json")
     def status(self, job_id: int):
         job = self._job(job_id)
-        label = f"{_(JOB_STATES.get(job.state, job.state))} {job.done}/{job.total}"
+        label = f"{JOB_STATES.get(job.state, job.state)} {job.done}/{job.total}"
         if job.message:
             label += f" · {job.message}"
         return {"id": job.id, "kind": job.kind, "state": job.state, "done": job.done, "total": job.total,
