@@ -113,8 +113,25 @@ def cmd_serve(args) -> int:
 
         from demo.province import DemoAccount
         print(_describe_accounts([DemoAccount(**a) for a in json.loads(accounts.read_text())]), flush=True)
+    if not args.no_worker:
+        _start_worker_threads()
     serve(app, host=args.host, port=port, threads=args.threads, ident="jijiao")
     return 0
+
+
+def _start_worker_threads(workers: int = 2) -> None:
+    """Run the background-job consumer in this process (threads), for a one-command demo or a
+    small school server. Production runs ``jijiao worker`` apart and ``serve --no-worker``."""
+    import signal
+
+    from huey.consumer import Consumer
+
+    from .jobs import huey
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    Consumer(huey, workers=workers, worker_type="thread").start()
+    for sig, handler in saved.items():  # Ctrl+C stops the server as usual
+        signal.signal(sig, handler)
+    print(f"后台任务在本进程中运行（{workers} 个线程）；生产环境请另行运行 jijiao worker 并使用 --no-worker", flush=True)
 
 
 def cmd_worker(args) -> int:
@@ -186,6 +203,7 @@ def extend(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="监听地址（缺省 127.0.0.1；对外服务请用 0.0.0.0 并置于反向代理之后）")
     p.add_argument("--port", type=int, default=None, help="端口（缺省：环境变量 PORT，否则 5000）")
     p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--no-worker", action="store_true", help="不在本进程中运行后台任务（另行运行 jijiao worker）")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="运行后台任务进程（Huey）")

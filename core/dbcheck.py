@@ -57,6 +57,11 @@ def check_database(url: str | None, *, migrated: bool = True) -> str:
 
     from .db.base import make_engine
     text = check_url(url)
+    if migrated and text.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+        if not Path(make_url(text).database).expanduser().exists():
+            raise DatabaseUnavailable(f"数据库文件「{make_url(text).database}」不存在；请先运行 jijiao db upgrade"
+                                      "（或 make demo 建立演示数据）")
     engine = make_engine(text)
     try:
         with engine.connect() as connection:
@@ -75,7 +80,8 @@ def check_database(url: str | None, *, migrated: bool = True) -> str:
                     raise DatabaseUnavailable(f"数据库结构版本为 {current}，程序需要 {head}；请运行 jijiao db upgrade")
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise DatabaseUnavailable(f"无法连接数据库「{_display(engine.url)}」：{reason}") from None
+        raise DatabaseUnavailable(f"无法连接数据库「{_display(engine.url)}」（服务器未运行、地址或端口不对、"
+                                  f"或拒绝了连接）；驱动的原话：{reason}") from None
     finally:
         engine.dispose()
     return text

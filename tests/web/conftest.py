@@ -127,7 +127,7 @@ def page_for(browser, live_server):
         page.goto(live_server + "/login")
         page.fill("#username", username)
         page.fill("#password", password)
-        page.click("button[type=submit]")
+        page.click("#login-submit")
         page.wait_for_load_state("networkidle")
         return page
 
