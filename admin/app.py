@@ -80,6 +80,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     Babel(app, locale_selector=_locale, timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
     csrf.init_app(app)
+    from .i18n import jj_date, jj_datetime
+    app.add_template_filter(jj_datetime, "jj_datetime")
+    app.add_template_filter(jj_datetime, "shanghai")
+    app.add_template_filter(jj_date, "jj_date")
 
     from . import auth, pages
     auth.init_app(app)

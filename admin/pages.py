@@ -65,6 +65,9 @@ class AccountView(RoleView):
 
 # Marked for extraction (``_l``); shown translated when rendered.
 JOB_STATES = {"queued": _l("排队中"), "running": _l("进行中"), "done": _l("已完成"), "failed": _l("失败")}
+# What each kind of job is called on screen; a module that queues a new kind adds its name here
+# in its register(admin): ``JOB_KINDS["bulk_review"] = _l("批量审核")``.
+JOB_KINDS = {"recompute": _l("重新计算考核结果")}
 
 
 class JobsView(RoleView):
@@ -81,21 +84,30 @@ class JobsView(RoleView):
         from core.db.models import JobRecord
         from .views.base import db
         job = db().get(JobRecord, job_id)
-        if job is None:
+        if job is None or not self._mine(job):
             abort(404)
         return job
+
+    @staticmethod
+    def _mine(job) -> bool:
+        # The data layer shows a teacher the jobs of their school's path; a teacher's own page of
+        # jobs lists only what they started (a school's import names other teachers).
+        return g.actor.role != "teacher" or job.created_by == g.actor.user_id
 
     @expose("/")
     def index(self):
         from sqlalchemy import select
         from core.db.models import JobRecord
         from .views.base import db
-        jobs = db().scalars(select(JobRecord).order_by(JobRecord.id.desc()).limit(50)).all()
-        return self.render("jijiao/jobs.html", jobs=jobs, states=JOB_STATES)
+        query = select(JobRecord).order_by(JobRecord.id.desc()).limit(50)
+        if g.actor.role == "teacher":
+            query = query.where(JobRecord.created_by == g.actor.user_id)
+        jobs = db().scalars(query).all()
+        return self.render("jijiao/jobs.html", jobs=jobs, states=JOB_STATES, kinds=JOB_KINDS)
 
     @expose("/<int:job_id>")
     def detail(self, job_id: int):
-        return self.render("jijiao/job.html", job=self._job(job_id), states=JOB_STATES)
+        return self.render("jijiao/job.html", job=self._job(job_id), states=JOB_STATES, kinds=JOB_KINDS)
 
     @expose("/<int:job_id>.json")
     def status(self, job_id: int):
@@ -108,11 +120,12 @@ class JobsView(RoleView):
 
 
 def init_app(app) -> None:
-    admin = Admin(app, name=_("继教平台"), index_view=Home(name=_("工作台"), url="/", endpoint="admin"),
+    # Names are lazy (_l): they are read while a page renders, in the user's language.
+    admin = Admin(app, name=_l("继教平台"), index_view=Home(name=_l("工作台"), url="/", endpoint="admin"),
                   theme=Bootstrap4Theme(base_template="jijiao/layout.html", fluid=True),
                   csp_nonce_generator=lambda: g.get("csp_nonce", ""))
-    admin.add_view(AccountView(name=_("修改密码"), endpoint="account", url="/account/password"))
-    admin.add_view(JobsView(name=_("后台任务"), endpoint="jobs", url="/jobs"))
+    admin.add_view(AccountView(name=_l("修改密码"), endpoint="account", url="/account/password"))
+    admin.add_view(JobsView(name=_l("后台任务"), endpoint="jobs", url="/jobs"))
     for name in VIEW_MODULES:
         importlib.import_module(name).register(admin)
     app.extensions["jijiao_admin"] = admin

@@ -43,7 +43,8 @@ class _Page(HTMLParser):
         a = {k: (v if v is not None else "") for k, v in attrs}
         if tag not in _VOID:
             self._stack.append(tag)
-            if "hidden" in a or a.get("aria-hidden") == "true" and tag != "span":
+            style = a.get("style", "").replace(" ", "").lower()
+            if "hidden" in a or "display:none" in style or "d-none" in a.get("class", "").split() or (a.get("aria-hidden") == "true" and tag != "span"):
                 self._hidden_depth += 1
                 self._stack[-1] = tag + "#hidden"
         if tag == "a" and a.get("href"):
