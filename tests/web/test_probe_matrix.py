@@ -210,6 +210,33 @@ class Probe:
             self.client = self._login()  # a probe ended the session: continue signed in
             self.relogins += 1
 
+    def missing(self, route):
+        """The answer for ids that exist nowhere: a foreign record must get the same (a 404 that
+        does not tell "not yours" from "not there")."""
+        ints = [n for n, conv in route.arguments.items() if conv == "IntegerConverter"]
+        if not ints:
+            return None
+        inside = {name: (self.scope.ids_for(name, foreign=False, n=1) or [1])[0] for name in route.arguments}
+        args = {k: (v if route.arguments[k] == "IntegerConverter" else str(v)) for k, v in inside.items()}
+        args.update({n: 987654 for n in ints})
+        try:
+            url = screens.build_url(self.app, route, args)
+        except Exception:  # noqa: BLE001
+            return None
+        return self.client.get(url)
+
+    def same_as_missing(self, url, response, missing):
+        if missing is None or response.status_code == 200 and missing.status_code == 200:
+            return
+        if response.status_code != missing.status_code:
+            self.problems.append(f"{self.username} GET {url} → {response.status_code}, but a missing id → "
+                                 f"{missing.status_code}: tells a foreign record from a missing one")
+        elif response.status_code >= 400:
+            def norm(r):
+                return re.sub(r"\d+", "#", screens.visible_text(r.get_data(as_text=True)))
+            if norm(response) != norm(missing):
+                self.problems.append(f"{self.username} GET {url}: the refusal differs from a missing id's")
+
     def token(self) -> str:
         return csrf_of(self.client.get("/account/password/").get_data(as_text=True))
 
@@ -217,8 +244,11 @@ class Probe:
         app = self.app
         for route in routes:
             if "GET" in route.methods:
+                missing = self.missing(route)
                 for url in _urls(app, route, self.scope, foreign=True):
-                    self.check("GET", url, self.client.get(url))
+                    response = self.client.get(url)
+                    self.check("GET", url, response)
+                    self.same_as_missing(url, response, missing)
                 for url in _urls(app, route, self.scope, foreign=False):
                     self.check("GET", url, self.client.get(url))
             if "POST" in route.methods and route.endpoint not in NO_POST:
@@ -403,6 +433,16 @@ def test_the_matrix_finds_a_planted_leak_and_a_planted_write(app, platform, worl
                 return f"<p>{teacher.name}</p>"
         return '<form method="post"><input name="teacher_id" value="1"></form>'
 
+    @app.route("/planted-job/<int:job_id>", endpoint="planted.job")
+    def planted_job(job_id):
+        from flask import abort, g
+        with platform.transaction(g.actor) as s:
+            if s.get(JobRecord, job_id) is not None:
+                return "ok"
+        with platform.transaction(A.system()) as s:
+            exists = s.get(JobRecord, job_id) is not None
+        abort(403 if exists else 404)
+
     probe = Probe(app, platform, world, "thzx_admin", seeded)
     before = screens.snapshot(platform)
     probe.run([r for r in screens.routes(app) if r.endpoint.startswith("planted.")])
@@ -411,6 +451,8 @@ def test_the_matrix_finds_a_planted_leak_and_a_planted_write(app, platform, worl
     assert any("GET /planted/" in p and "shows" in p for p in probe.problems), probe.problems
     assert any("POST /planted-form" in p and "shows" in p for p in probe.problems), probe.problems
     assert {t for t, k in changes} == {"claims", "teachers"}
+    assert any("GET /planted-job/" in p and "tells a foreign record from a missing one" in p
+               for p in probe.problems), probe.problems
 
 
 def test_the_access_check_finds_an_open_view(app, world):
