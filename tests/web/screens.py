@@ -23,6 +23,7 @@ class _Page(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.text: list[str] = []
+        self.prose: list[str] = []  # the visible text outside <code>, <kbd>, <samp>, <pre>
         self.title: list[str] = []
         self.links: list[str] = []
         self.forms: list[Form] = []
@@ -52,9 +53,9 @@ class _Page(HTMLParser):
         if not self._invisible():
             for attr in ("placeholder", "title", "aria-label", "alt"):
                 if a.get(attr):
-                    self.text.append(a[attr])
+                    self._visible(a[attr])
             if tag == "input" and a.get("type") in ("submit", "button", "reset") and a.get("value"):
-                self.text.append(a["value"])
+                self._visible(a["value"])
         if tag == "form":
             self._form = Form(action=a.get("action", ""), method=(a.get("method") or "get").lower(),
                               enctype=a.get("enctype", ""))
@@ -121,7 +122,12 @@ class _Page(HTMLParser):
         if self._textarea is not None:
             self._textarea_text.append(data)
         if not self._invisible():
-            self.text.append(data)
+            self._visible(data)
+
+    def _visible(self, text):
+        self.text.append(text)
+        if not any(t.split("#")[0] in ("code", "kbd", "samp", "pre") for t in self._stack):
+            self.prose.append(text)
 
 
 @dataclass
@@ -146,11 +152,20 @@ def parse(html: str) -> _Page:
     return p
 
 
-def visible_text(html: str) -> str:
+def visible_text(html: str, *, code: bool = True) -> str:
     """The text a reader sees: tag contents outside script/style/head and hidden elements, plus
-    placeholders, titles, alt and button labels; the <title> too (it shows in the tab)."""
+    placeholders, titles, alt and button labels; the <title> too (it shows in the tab).
+    ``code=False`` leaves out what the page marks as code (<code>, <kbd>, <samp>, <pre>:
+    identifiers such as an item code, shown as such)."""
     p = parse(html)
-    return re.sub(r"\s+", " ", " ".join(p.title + p.text)).strip()
+    text = p.title + (p.text if code else p.prose)
+    return re.sub(r"\s+", " ", " ".join(text)).strip()
+
+
+def visible_chunks(html: str) -> list[str]:
+    """The visible text as the pieces the markup separates (one text node, one attribute)."""
+    p = parse(html)
+    return [c for c in (re.sub(r"\s+", " ", x).strip() for x in p.title + p.text) if c]
 
 
 def forms(html: str) -> list[Form]:
@@ -362,3 +377,24 @@ def seed(world, platform, clock, text=marker) -> dict:
             placed[f"project-{node}"] = (TrainingProject, project.id, text(f"project-{node}"))
             placed[f"window-{node}"] = (WindowExtension, window.id, text(f"window-{node}"))
     return placed
+
+
+def body_text(response) -> str:
+    """A response's content as text to search: HTML/JSON/CSV decoded, the XML of an .xlsx/.docx
+    (a zip) unpacked, anything else decoded leniently."""
+    data = response.get_data()
+    if data[:2] == b"PK":
+        import io
+        import zipfile
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()
+                                 if n.endswith((".xml", ".rels", ".txt", ".csv")))
+        except zipfile.BadZipFile:
+            pass
+    for encoding in ("utf-8", "utf-16", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")

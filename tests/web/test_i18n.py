@@ -18,14 +18,21 @@ from .conftest import Client, screenshot
 ROLES = ("wang", "thzx_admin", "th_rev", "gz_rev", "admin", "auditor", "ec_rev")
 # English that may stay on a Chinese screen: the language switch, units and formats, product
 # names. Usernames (typed by people) are added from the database.
-ALLOWED_ENGLISH = {"English", "PDF", "Excel", "ID", "CSV", "XLSX", "XLS", "MB", "KB", "GB", "OK", "CSRF",
-                   "JSON", "PNG", "JPG", "JPEG", "Noto", "Sans", "CJK", "SC", "K", "x", "No"}
+ALLOWED_ENGLISH = {"English", "PDF", "Excel", "Word", "ID", "CSV", "XLSX", "XLS", "DOCX", "DOC", "MB", "KB", "GB",
+                   "OK", "CSRF", "JSON", "PNG", "JPG", "JPEG", "GIF", "WEBP", "HEIC", "ZIP", "TXT", "Noto", "Sans",
+                   "CJK", "SC", "K", "x", "No", "QR"}
 WORD = re.compile(r"[A-Za-z][A-Za-z’'\-]*[A-Za-z]|[A-Za-z]")
 HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def english_words(text: str, allowed: set) -> list[str]:
-    return sorted({w for w in WORD.findall(text) if w not in allowed and w.lower() not in allowed})
+    lower = {a.lower() for a in allowed}
+    return sorted({w for w in WORD.findall(text) if w.lower() not in lower})
+
+
+def plugin_ids(platform) -> set:
+    """Jurisdiction plugins' ids (package names, shown to the provincial IT admin as such)."""
+    return set(platform.registry.codes()) | {"jijiao"}
 
 
 def usernames(platform) -> set:
@@ -89,7 +96,7 @@ def without_data(text: str, data: list[str]) -> str:
 
 
 def test_no_english_on_a_chinese_screen(app, platform, seeded):
-    allowed = ALLOWED_ENGLISH | usernames(platform)
+    allowed = ALLOWED_ENGLISH | usernames(platform) | plugin_ids(platform)
     data = _data_strings(platform)
     problems = []
     pages = 0
@@ -98,7 +105,7 @@ def test_no_english_on_a_chinese_screen(app, platform, seeded):
             if response.mimetype != "text/html":
                 continue
             pages += 1
-            text = without_data(screens.visible_text(response.get_data(as_text=True)), data)
+            text = without_data(screens.visible_text(response.get_data(as_text=True), code=False), data)
             words = english_words(text, allowed)
             if words:
                 problems.append(f"{username} {url}: {words[:12]}")
@@ -110,17 +117,22 @@ def test_no_english_on_a_chinese_screen(app, platform, seeded):
     assert not problems, "\n".join(problems)
 
 
-def _app_chinese(catalog) -> list[str]:
-    """The Chinese fragments of the app's own messages (placeholders split them)."""
-    fragments = set()
+def _app_chinese(catalog) -> tuple[set, list]:
+    """The app's own Chinese: ``(short, long)``. A short message (under 6 Han characters, e.g.
+    "保存") counts when a whole text node is exactly it (as a part of plugin data it is data); a
+    long one, or a long fragment between placeholders, counts anywhere in the text."""
+    short, long_ = set(), set()
     for message in catalog:
         if not message.id or isinstance(message.id, tuple):
             continue
         for part in re.split(r"%\(\w+\)s|%s|%d", message.id):
             part = part.strip(" ：:，,。.·、（）()「」")
-            if len(HAN.findall(part)) >= 2:
-                fragments.add(part)
-    return sorted(fragments, key=len, reverse=True)
+            han = len(HAN.findall(part))
+            if han >= 6:
+                long_.add(part)
+            elif han >= 1:
+                short.add(part)
+    return short, sorted(long_, key=len, reverse=True)
 
 
 def _data_strings(platform) -> list[str]:
@@ -130,7 +142,7 @@ def _data_strings(platform) -> list[str]:
                                 User, WindowExtension)
     out = set()
     for model, columns in ((OrgNode, ("name",)), (Teacher, ("name",)), (User, ("display_name",)),
-                           (Claim, ("reason",)), (JobRecord, ("message",)), (TrainingProject, ("title",)),
+                           (Claim, ("reason",)), (JobRecord, ("message",)), (TrainingProject, ("title", "code")),
                            (Evidence, ("filename",)), (WindowExtension, ("reason",)),
                            (AuditRecord, ("actor_name", "reason"))):
         for row in screens.all_rows(platform, model):
@@ -139,15 +151,17 @@ def _data_strings(platform) -> list[str]:
 
 
 def test_no_chinese_of_the_app_on_an_english_screen(app, platform, seeded):
-    fragments = _app_chinese(i18n_tools.read())
+    short, long_ = _app_chinese(i18n_tools.read())
     data = _data_strings(platform)
     problems = []
     for username in ROLES:
         for url, response in role_pages(app, username, "en").items():
             if response.mimetype != "text/html":
                 continue
-            text = without_data(screens.visible_text(response.get_data(as_text=True)), data)
-            left = [f for f in fragments if f in text]
+            html = response.get_data(as_text=True)
+            chunks = [c.strip(" ：:，,。.·、（）()「」*") for c in screens.visible_chunks(html)]
+            text = without_data(" ".join(chunks), data)
+            left = [f for f in long_ if f in text] + sorted({c for c in chunks if c in short and c not in data})
             if left:
                 problems.append(f"{username} {url}: {left[:8]}")
     assert not problems, "\n".join(problems)

@@ -196,7 +196,7 @@ class Probe:
 
     def check(self, method: str, url: str, response, *, allow_refusal=True):
         self.count += 1
-        text = response.get_data(as_text=True)
+        text = screens.body_text(response)
         where = f"{self.username} {method} {url} → {response.status_code}"
         if response.status_code >= 500:
             self.problems.append(f"{where}: server error")
@@ -233,7 +233,7 @@ class Probe:
                                  f"{missing.status_code}: tells a foreign record from a missing one")
         elif response.status_code >= 400:
             def norm(r):
-                return re.sub(r"\d+", "#", screens.visible_text(r.get_data(as_text=True)))
+                return re.sub(r"\d+", "#", screens.visible_text(screens.body_text(r)))
             if norm(response) != norm(missing):
                 self.problems.append(f"{self.username} GET {url}: the refusal differs from a missing id's")
 

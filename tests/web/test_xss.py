@@ -112,7 +112,7 @@ def test_payloads_are_escaped_in_every_page(app, payloaded):
     for username in ROLES:
         for url, response in role_urls(app, username).items():
             assert response.status_code < 500, f"{username} {url} → {response.status_code}"
-            html = response.get_data(as_text=True)
+            html = screens.body_text(response)
             pages += 1
             problems += [f"{username} {p}" for p in escaping_problems(url, html)]
             text = screens.visible_text(html)
