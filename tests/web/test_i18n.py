@@ -151,7 +151,7 @@ def _data_strings(platform) -> list[str]:
 
 
 def test_no_chinese_of_the_app_on_an_english_screen(app, platform, seeded):
-    short, long_ = _app_chinese(i18n_tools.read())
+    short, long_ = _app_chinese(i18n_tools.extract())
     data = _data_strings(platform)
     problems = []
     for username in ROLES:
