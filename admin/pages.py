@@ -27,7 +27,8 @@ class Home(HomeView):
         for view in self.admin._views:
             if view is self or not view.is_accessible() or getattr(view, "hidden", False):
                 continue
-            links.append({"name": view.name, "url": url_for(f"{view.endpoint}.index"),
+            # a model view's first page is "index_view", a plain view's "index"
+            links.append({"name": view.name, "url": url_for(f"{view.endpoint}.{view._default_view}"),
                           "note": getattr(view, "note", None)})
         node = db().get(OrgNode, g.actor.node_id) if g.actor.node_id else None
         return self.render("jijiao/home.html", links=links, node_name=node.name if node else "")

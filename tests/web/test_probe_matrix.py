@@ -390,7 +390,7 @@ def test_every_admin_view_restricts_access(app, world):
             problems.append(f"{view.endpoint}: is_accessible is not restricted")
             continue
         with app.test_request_context():
-            url = url_for(f"{view.endpoint}.index")
+            url = url_for(f"{view.endpoint}.{view._default_view}")
         r = app.test_client().get(url)
         if not (r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/login"):
             problems.append(f"{view.endpoint}: anonymous → {r.status_code}")
@@ -466,3 +466,58 @@ def test_the_access_check_finds_an_open_view(app, world):
     app.extensions["jijiao_admin"].add_view(Open(name="open", endpoint="planted_open", url="/planted-open"))
     with pytest.raises(AssertionError, match="planted_open: is_accessible is not restricted"):
         test_every_admin_view_restricts_access(app, world)
+
+
+# Fields a form must never offer: a record's state, computed amounts, where it sits in the tree,
+# its review position, and anything of the audit trail.
+NEVER_EDITABLE = re.compile(r"^(state|amount|amount_milli|total_milli|scope_path|path|level|review_chain|"
+                            r"reviewer_node_id|home_school_id|registered_at|explanation|created_by|created_at|"
+                            r"updated_at|seq|hash|prev_hash|actor_id|actor_name|passed|result)$")
+
+
+def test_no_form_edits_state_amounts_tree_position_or_audit(app, world, seeded):
+    """State, amounts, teacher, school and audit rows are never editable form fields: no page's
+    form has such a field, no model view offers one, and no view edits audit rows."""
+    from core.db.models import AuditCheckpoint, AuditHead
+    problems = []
+    for username in USERS:
+        c = Client(app)
+        assert c.login(username).status_code == 302
+        for url, response in screens.crawl(c, "/", limit=60).items():
+            if response.status_code != 200 or response.mimetype != "text/html":
+                continue
+            for form in screens.forms(response.get_data(as_text=True)):
+                if form.method != "post":
+                    continue
+                for name, kind in form.kinds.items():
+                    if NEVER_EDITABLE.match(name) and kind != "hidden":
+                        problems.append(f"{username} {url}: form field {name!r} ({kind})")
+    for view in app.extensions["jijiao_admin"]._views:
+        model = getattr(view, "model", None)
+        if model is None:
+            continue
+        if model in (AuditRecord, AuditHead, AuditCheckpoint) and (view.can_create or view.can_edit or view.can_delete):
+            problems.append(f"{view.endpoint}: audit rows editable")
+        for kind, allowed in (("create", view.can_create), ("edit", view.can_edit)):
+            if not allowed:
+                continue
+            with app.test_request_context():
+                form_class = view.get_create_form() if kind == "create" else view.get_edit_form()
+            for name in dir(form_class):
+                if NEVER_EDITABLE.match(name) or (kind == "edit" and name in ("teacher", "teacher_id", "home_school")):
+                    problems.append(f"{view.endpoint}: {kind} form has {name!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_form_check_finds_an_editable_state(app, world, seeded):
+    from admin.views.base import ScopedModelView
+
+    class Claims(ScopedModelView):
+        roles = ("school_admin",)
+        can_edit = True
+        form_columns = ("state", "reason")
+
+    app.extensions["jijiao_admin"].add_view(Claims(Claim, name="planted", endpoint="planted_claims",
+                                                   url="/planted-claims"))
+    with pytest.raises(AssertionError, match="planted_claims: edit form has 'state'"):
+        test_no_form_edits_state_amounts_tree_position_or_audit(app, world, seeded)
