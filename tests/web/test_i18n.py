@@ -222,20 +222,22 @@ def test_the_glyph_check_really_fails_on_a_missing_glyph(page_for):
 
 
 def test_no_glyph_is_missing_on_any_page(app, page_for, seeded):
+    """Every character of every page each role reaches has a glyph (the font does not depend on
+    the width, so desktop only; one phone screenshot per role to look at)."""
     problems = []
+    checked = 0
     for username in ("wang", "thzx_admin", "th_rev", "admin", "auditor"):
         urls = [u for u, r in role_pages(app, username).items() if r.status_code == 200 and r.mimetype == "text/html"]
         page = page_for(username)
-        for phone in (False, True):
-            if phone:
-                page = page_for(username, phone=True)
-            for url in urls[:25]:
-                page.goto(page_for.base + url)
-                page.wait_for_load_state("networkidle")
-                missing = missing_glyphs(page)
-                if missing:
-                    problems.append(f"{username} {url}: {missing}")
-        screenshot(page, f"i18n-{username}-phone")
+        for url in urls[:20]:
+            page.goto(page_for.base + url, wait_until="load")
+            missing = missing_glyphs(page)
+            checked += 1
+            if missing:
+                problems.append(f"{username} {url}: {missing}")
+        phone = page_for(username, phone=True)
+        screenshot(phone, f"i18n-{username}-phone")
+    assert checked >= 10
     assert not problems, "\n".join(problems)
 
 
