@@ -29,7 +29,8 @@ class Home(HomeView):
                 continue
             # a model view's first page is "index_view", a plain view's "index"
             links.append({"name": view.name, "url": url_for(f"{view.endpoint}.{view._default_view}"),
-                          "note": getattr(view, "note", None)})
+                          "note": getattr(view, "note", None), "last": isinstance(view, JobsView)})
+        links.sort(key=lambda link: link["last"])  # the role's work first, background jobs last
         node = db().get(OrgNode, g.actor.node_id) if g.actor.node_id else None
         return self.render("jijiao/home.html", links=links, node_name=node.name if node else "")
 
@@ -76,6 +77,7 @@ class JobsView(RoleView):
     ``/jobs/<id>`` a page with a progress bar, ``/jobs/<id>.json`` what the bar polls."""
 
     roles = ALL_ROLES
+    note = _l("导入、批量审核、重新计算等后台任务的进度")
 
     def is_visible(self):
         return False
