@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import Flask, g, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from core.errors import JijiaoError
 
@@ -27,6 +28,9 @@ DEFAULTS = {
     "JIJIAO_PLATFORM": None,  # an existing core.services.Platform (tests)
     "JIJIAO_MAX_FAILED_LOGINS": 5,
     "JIJIAO_LOCK_MINUTES": 30,
+    # failed sign-ins from one address (any user names) before it must wait
+    "JIJIAO_LOGIN_LIMIT_PER_ADDRESS": 30,
+    "JIJIAO_LOGIN_LIMIT_MINUTES": 10,
     "JIJIAO_IDLE_MINUTES": 30,
     "JIJIAO_ABSOLUTE_HOURS": 12,
     "JIJIAO_UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
@@ -80,6 +84,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     Babel(app, locale_selector=_locale, timezone_selector=lambda: app.config["BABEL_DEFAULT_TIMEZONE"])
     csrf.init_app(app)
+    from .i18n import jj_date, jj_datetime
+    app.add_template_filter(jj_datetime, "jj_datetime")
+    app.add_template_filter(jj_datetime, "shanghai")
+    app.add_template_filter(jj_date, "jj_date")
 
     from . import auth, pages
     auth.init_app(app)
@@ -168,6 +176,17 @@ def _errors(app: Flask) -> None:
     @app.errorhandler(JijiaoError)
     def _jijiao(exc):
         return page(_("操作未完成"), str(exc), 400)
+
+    @app.errorhandler(429)
+    def _too_many(exc):
+        return page(_("操作过于频繁"), _("操作过于频繁，请稍后再试。"), 429)
+
+    @app.errorhandler(HTTPException)
+    def _other(exc):
+        # any other HTTP error (werkzeug's English page otherwise): a Chinese page, same code
+        if exc.code and exc.code >= 500:
+            return page(_("系统错误"), _("系统出现错误，已记录。请稍后重试；如果问题持续，请联系平台管理员。"), exc.code)
+        return page(_("请求有误"), _("请求的内容有误，请检查后重试。"), exc.code or 400)
 
     @app.errorhandler(500)
     def _server(exc):

@@ -53,12 +53,57 @@ class PasswordForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str | None:
-    if not target:
+    """A path on this site to go back to, or None. Browsers read ``/\\evil.example`` (and a tab
+    or newline inside ``//``) as another host, so backslashes, control characters and
+    whitespace are refused along with schemes and ``//``."""
+    if not target or len(target) > 2000:
+        return None
+    if "\\" in target or any(ord(ch) < 0x21 or ch == "\x7f" for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+class _Throttle:
+    """Failed sign-ins per client address in a sliding window (in this process). The account lock
+    stops guessing one user's password; this stops trying one password on many names, without
+    telling whether any of them exists."""
+
+    def __init__(self):
+        import threading
+        self.lock = threading.Lock()
+        self.failures: dict[str, list[float]] = {}
+
+    def blocked(self, remote: str, limit: int, window: float) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            recent = [t for t in self.failures.get(remote, ()) if now - t < window]
+            if recent:
+                self.failures[remote] = recent
+            else:
+                self.failures.pop(remote, None)
+            return len(recent) >= limit
+
+    def failed(self, remote: str) -> None:
+        with self.lock:
+            self.failures.setdefault(remote, []).append(time.monotonic())
+            if len(self.failures) > 10000:  # bounded memory under a spray from many addresses
+                oldest = sorted(self.failures, key=lambda k: self.failures[k][-1])[:5000]
+                for key in oldest:
+                    self.failures.pop(key, None)
+
+
+def _throttle() -> _Throttle:
+    return current_app.extensions.setdefault("jijiao_login_throttle", _Throttle())
+
+
+def _refusal_message() -> str:
+    """The one refusal for a wrong name, a wrong password or a locked account, in the user's
+    language (the services word it in Chinese: core.services.auth.FAILED_MESSAGE)."""
+    return _("用户名或密码错误，或账号已被暂时锁定（连续输错 %(n)s 次锁定 %(m)s 分钟）；请稍后再试或联系管理员",
+             n=current_app.config["JIJIAO_MAX_FAILED_LOGINS"], m=current_app.config["JIJIAO_LOCK_MINUTES"])
 
 
 def _start(signed) -> None:
@@ -132,11 +177,22 @@ def roles_required(*roles: str):
 def login():
     form = LoginForm()
     error = None
+    remote = request.remote_addr or "-"
+    throttle = _throttle()
+    limit = current_app.config["JIJIAO_LOGIN_LIMIT_PER_ADDRESS"]
+    window = current_app.config["JIJIAO_LOGIN_LIMIT_MINUTES"] * 60
+    if request.method == "POST" and throttle.blocked(remote, limit, window):
+        error = _("登录尝试过于频繁，请 %(m)s 分钟后再试。", m=current_app.config["JIJIAO_LOGIN_LIMIT_MINUTES"])
+        return render_template("jijiao/login.html", form=form, error=error), 429
     if form.validate_on_submit():
+        from core.services.auth import SignInRefused
         try:
-            signed = auth_service().authenticate(form.username.data, form.password.data,
-                                                 remote=request.remote_addr)
+            signed = auth_service().authenticate(form.username.data, form.password.data, remote=remote)
+        except SignInRefused:
+            throttle.failed(remote)
+            error = _refusal_message()
         except JijiaoError as exc:
+            throttle.failed(remote)
             error = str(exc)
         else:
             target = _safe_next(request.args.get("next"))

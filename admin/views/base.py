@@ -11,12 +11,13 @@ refusal from the services reaches the user.
 
 from __future__ import annotations
 
+import warnings
+
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
 
 from flask_admin.contrib.sqla import ModelView
 from flask_wtf import FlaskForm
-from werkzeug.local import LocalProxy
 
 from core.errors import JijiaoError
 
@@ -46,7 +47,18 @@ def services():
     return g.services
 
 
-request_session = LocalProxy(db)
+class _RequestSession:
+    """The request's session, looked up on every use, for Flask-Admin's model views. (A bare
+    ``LocalProxy(db)`` cannot be built into a view at start-up: Flask-Admin probes it with
+    ``hasattr(session, "session")`` outside any request.)"""
+
+    def __getattr__(self, name):
+        if name == "session" or name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(db(), name)
+
+
+request_session = _RequestSession()
 
 
 def end_reads() -> None:
@@ -112,7 +124,11 @@ class ScopedModelView(_Access, ModelView):
     column_searchable_list: list = []
 
     def __init__(self, model, name=None, **kwargs):
-        super().__init__(model, request_session, name=name, **kwargs)
+        # Flask-Admin 2.x warns that a session (not a Flask-SQLAlchemy object) is passed: ours is
+        # the request's scoped session, on purpose.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Passing a session object directly", category=DeprecationWarning)
+            super().__init__(model, request_session, name=name, **kwargs)
 
 
 class HomeView(AdminIndexView):
