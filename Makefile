@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps bench clean
+.PHONY: demo test install system-deps bench clean i18n i18n-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ demo: $(STAMP)
 
 test: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/python -m pytest
+
+# Chinese is the source language; the English catalogue is admin/translations/en.
+i18n: $(STAMP)
+	$(BIN)/python -m admin.i18n_tools update
+i18n-check: $(STAMP)
+	$(BIN)/python -m admin.i18n_tools check
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine
