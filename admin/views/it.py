@@ -168,8 +168,12 @@ class OrgTreeView(RoleView):
         more = len(rows) > CHILDREN_PAGE
         rows = rows[:CHILDREN_PAGE]
         crumbs = self._breadcrumbs(node)
-        from core.tree import ancestors, governing_jurisdiction
-        governing = governing_jurisdiction(ancestors(db(), node))
+        from core.services.orgtree import OrgTreeService
+        end_reads()
+        try:
+            governing = OrgTreeService(services()).governing(node.id)
+        except JijiaoError:
+            abort(404)
         q = (request.args.get("q") or "").strip()[:100]
         found = []
         if q:
@@ -250,8 +254,13 @@ class OrgTreeView(RoleView):
     def check(self):
         from core.services.orgtree import OrgTreeService
         node = self._node(_int(request.args.get("node")) or g.actor.node_id)
-        report = OrgTreeService(services()).chain_check(db(), node)
-        return self.render("it/chain.html", report=report, node=node, crumbs=self._breadcrumbs(node))
+        crumbs = self._breadcrumbs(node)
+        end_reads()
+        try:
+            report = OrgTreeService(services()).chain_check(node.id)
+        except JijiaoError:
+            abort(404)
+        return self.render("it/chain.html", report=report, node=node, crumbs=crumbs)
 
 
 # -- users -----------------------------------------------------------------------------------
@@ -266,10 +275,10 @@ class UsersView(RoleView):
 
     @expose("/")
     def index(self):
-        from core.services.users import GRANTABLE
         q = (request.args.get("q") or "").strip()[:64]
         after = _int(request.args.get("after"))
-        rows = self._service().list(db(), search=q, after=after, limit=51)
+        end_reads()
+        rows = self._service().list(search=q, after=after, limit=51)
         more = len(rows) > 50
         rows = rows[:50]
         fixed = None
@@ -283,7 +292,7 @@ class UsersView(RoleView):
             nodes = db().execute(select(OrgNode.id, OrgNode.name, OrgNode.kind, OrgNode.depth)
                                  .where(OrgNode.kind != "school").order_by(OrgNode.path).limit(500)).all()
         return self.render("it/users.html", rows=rows, more=more, q=q, fixed=fixed, nodes=nodes, when=when,
-                           grantable=GRANTABLE, kinds=KIND_LABELS,
+                           grantable=self._service().grantable(), kinds=KIND_LABELS,
                            next_after=rows[-1].id if rows and more else None)
 
     @expose("/create", methods=["POST"])
@@ -445,12 +454,13 @@ class AuditView(RoleView):
 
     @expose("/verify", methods=["POST"])
     def verify(self):
-        """Check the whole chain (reads only: the auditor may run it)."""
-        from core.audit import verify
+        """Check the whole chain (for the auditor it only reads) and show what ``verify`` reports."""
+        from core.services.auditcheck import AuditCheckService
+        end_reads()
         try:
-            report = verify(db())
+            report = AuditCheckService(services()).verify()
         except JijiaoError as exc:
-            flash(str(exc), "error")
+            flash(getattr(exc, "message", None) or str(exc), "error")
             report = None
         return self._page(report)
 

@@ -1,17 +1,20 @@
 """Maintaining the organisation tree (provincial IT): adding a node, moving a subtree, attaching
 or detaching a jurisdiction plugin, and the review-chain check of every school under a node.
 
-Every change is one transaction on the actor's scoped session, with its audit row in the same
-transaction. A move rewrites the materialized paths of the whole subtree and the ``scope_path`` of
-the rows that live in it (teachers, claims, evidence, ...), but never the audit trail, whose rows
-are hash-chained and keep the path they were written with.
+Every change is one service transaction (``Services.transaction``: reads in the actor's scope,
+writes the service-owned rows, and ``skip_scope`` only to read the ancestors of a node in scope),
+with its audit row in the same transaction. The actor's role is checked here (the data layer
+trusts a service session). A move rewrites the materialized paths of the whole subtree and the
+``scope_path`` of the rows that live in it (teachers, claims, evidence, ...) with determinate values
+(one statement per old path, so that the data layer checks every owner column it sets), but never
+the audit trail, whose rows are hash-chained and keep the path they were written with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, not_, or_, select, update
+from sqlalchemy import not_, or_, select, update
 
 from ..audit import append as audit_append
 from ..db.models import NODE_KINDS, SCOPED_MODELS, AuditRecord, Claim, OrgNode, Teacher
@@ -92,7 +95,7 @@ class OrgTreeService:
             raise InputError("请选择机构层级", field="kind")
         if jurisdiction:
             _check_level(self.s, jurisdiction, kind, name)
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             parent = _node(session, parent_id, "上级机构")
             if code is not None and session.scalar(select(OrgNode.id).where(OrgNode.code == code)
                                                    .execution_options(skip_scope=True)) is not None:
@@ -114,7 +117,7 @@ class OrgTreeService:
         teachers in the subtree would change, and while records in it are under review (their
         review chains name the old ancestors)."""
         _require_admin(self.s)
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             node = _node(session, node_id)
             parent = _node(session, new_parent_id, "目标上级机构")
             if node.parent_id is None or node.path == self.s.actor.node_path:
@@ -138,19 +141,27 @@ class OrgTreeService:
             old_path, old_parent_id = node.path, node.parent_id
             new_path = f"{parent.path}{node.id}/"
             delta = parent.depth + 1 - node.depth
-            cut = len(old_path) + 1
             high = old_path + PATH_END
-            session.execute(update(OrgNode).where(OrgNode.path.between(old_path, high))
-                            .values(path=new_path + func.substr(OrgNode.path, cut), depth=OrgNode.depth + delta)
-                            .execution_options(synchronize_session=False))
+
+            def moved(path: str) -> str:
+                return new_path + path[len(old_path):]
+
+            subtree = session.execute(select(OrgNode.id, OrgNode.path, OrgNode.depth)
+                                      .where(OrgNode.path.between(old_path, high))).all()
             session.execute(update(OrgNode).where(OrgNode.id == node.id).values(parent_id=parent.id)
                             .execution_options(synchronize_session=False))
+            for row in subtree:
+                session.execute(update(OrgNode).where(OrgNode.id == row.id)
+                                .values(path=moved(row.path), depth=row.depth + delta)
+                                .execution_options(synchronize_session=False))
             for model in SCOPED_MODELS:
                 if model is AuditRecord:
                     continue  # hash-chained: rows keep the path they were written with
-                session.execute(update(model).where(model.scope_path.between(old_path, high))
-                                .values(scope_path=new_path + func.substr(model.scope_path, cut))
-                                .execution_options(synchronize_session=False))
+                paths = session.scalars(select(model.scope_path).where(model.scope_path.between(old_path, high))
+                                        .distinct()).all()
+                for path in paths:  # a row's scope_path is a node's path: few distinct values
+                    session.execute(update(model).where(model.scope_path == path).values(scope_path=moved(path))
+                                    .execution_options(synchronize_session=False))
             session.expire_all()
             node = session.get(OrgNode, node_id)
             _audit(self.s, session, node, "move", {"from_parent_id": old_parent_id, "to_parent_id": parent.id,
@@ -164,7 +175,7 @@ class OrgTreeService:
         code = (code or "").strip() or None
         if code is not None:
             self.s.platform.registry.bundle(code)
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             node = _node(session, node_id)
             if node.jurisdiction == code:
                 raise InputError("该机构已是这一设置，无需更改")
@@ -182,9 +193,21 @@ class OrgTreeService:
             return node
 
     # -- reading -----------------------------------------------------------------------------
-    def chain_check(self, session, node: OrgNode, *, limit: int = 500) -> "ChainReport":
-        """Resolve the review chain of every school under ``node`` for its plugin's levels; the
-        schools whose chain is incomplete (or that no plugin governs) with the reason."""
+    def governing(self, node_id: int) -> str | None:
+        """The plugin governing a node in scope (attached at it or at its nearest ancestor, which
+        may lie above the actor's node: read in a service session)."""
+        _require_admin(self.s)
+        with self.s.transaction() as session:
+            return governing_jurisdiction(ancestors(session, _node(session, node_id)))
+
+    def chain_check(self, node_id: int, *, limit: int = 500) -> "ChainReport":
+        """Resolve the review chain of every school under the node (in scope) for its plugin's
+        levels; the schools whose chain is incomplete (or that no plugin governs) with the reason."""
+        _require_admin(self.s)
+        with self.s.transaction() as session:
+            return self._chain_check(session, _node(session, node_id), limit=limit)
+
+    def _chain_check(self, session, node: OrgNode, *, limit: int) -> "ChainReport":
         registry = self.s.platform.registry
         low, high = node.path, node.path + PATH_END
         schools = session.execute(select(OrgNode.id, OrgNode.name, OrgNode.path, OrgNode.kind, OrgNode.jurisdiction)

@@ -2,6 +2,11 @@
 the actor's subtree (never their password hashes), creating one with a role, resetting a
 password. Disabling and enabling is ``core.services.auth.AuthService.set_active`` (which ends the
 user's sessions); ``in_scope`` is the check a page makes before calling it.
+
+Users and role assignments are service-owned: every read that needs more than the page's scope
+(the roles of a listed user held outside it) and every write happens in a service session
+(``Services.transaction``); the role and the scope of the actor are checked here, and a role is
+granted only through ``OrgService.add_user`` (which refuses an escalation).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from ..db.models import OrgNode, RoleAssignment, User
 from ..errors import InputError
 from ..tree import PATH_END
 from . import NotFound
-from .org import hash_password
+from .org import ROLE_RANK, hash_password
 
 # Roles IT grants here; a teacher's account belongs to a teacher record (the roster pages).
 GRANTABLE = ("school_admin", "reviewer", "organiser", "platform_admin", "auditor")
@@ -56,9 +61,20 @@ class UserAdminService:
         low = self.s.actor.node_path
         return low, low + PATH_END
 
-    def list(self, session, *, search: str = "", after: int | None = None, limit: int = 50) -> list[UserRow]:
+    def grantable(self) -> tuple:
+        """The roles the actor may grant here: at or below their own (``OrgService.add_user``)."""
+        mine = ROLE_RANK.get(self.s.actor.role, -1)
+        return tuple(r for r in GRANTABLE if ROLE_RANK.get(r, 99) <= mine)
+
+    def list(self, *, search: str = "", after: int | None = None, limit: int = 50) -> list[UserRow]:
         """Users with a role in scope, by id; ``search`` is a username prefix (the username is a
-        unique, indexed column). Only the columns shown are read."""
+        unique, indexed column). Only the columns shown are read; a listed user's roles held
+        outside the actor's scope are shown too (read in a service session)."""
+        self._require_admin()
+        with self.s.transaction() as session:
+            return self._list(session, search=search, after=after, limit=limit)
+
+    def _list(self, session, *, search: str, after: int | None, limit: int) -> list[UserRow]:
         low, high = self._scope()
         in_scope = (select(RoleAssignment.user_id).join(OrgNode, OrgNode.id == RoleAssignment.node_id)
                     .where(OrgNode.path.between(low, high)))
@@ -101,13 +117,13 @@ class UserAdminService:
         if role not in GRANTABLE:
             raise InputError("请选择角色", field="role")
         check_new_password(password)
-        with self.s.platform.transaction(self.s.actor) as session:
-            node = session.get(OrgNode, node_id) if node_id is not None else None
+        with self.s.transaction() as session:
+            node = session.get(OrgNode, node_id) if isinstance(node_id, int) else None
             if node is None:
                 raise NotFound("找不到该机构，或不在您的管辖范围内")
             path = node.path
         user = self.s.org.add_user(username, display_name, password, [(role, node_id, None)])
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             audit_append(session, [self.s.audit_entry(entity_type="user", entity_id=user.id, trigger="create",
                                                       from_state=None, to_state="active", scope_path=path,
                                                       detail={"username": username, "role": role,
@@ -115,10 +131,11 @@ class UserAdminService:
         return user
 
     def reset_password(self, user_id: int, password: str) -> None:
-        """Set a new password (the user's sessions end), audited."""
+        """Set a new password (the user's sessions end: ``session_version`` is bumped, as
+        ``OrgService.set_password`` does) and clear a lock, audited in the same transaction."""
         self._require_admin()
         check_new_password(password)
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             if not self.in_scope(session, user_id):
                 raise NotFound("找不到该用户，或不在您的管辖范围内")
             low, high = self._scope()

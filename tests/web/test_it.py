@@ -446,3 +446,102 @@ def test_a_school_with_records_under_review_is_not_moved(client, platform, world
     thxx = world.nodes["thxx"]
     c.post("/it/tree/move", {"node_id": thxx.id, "new_parent_id": other.id}, token_from="/it/tree/")
     assert node(platform, thxx.id).path == f"{other.path}{thxx.id}/"
+
+
+# -- on the hardened data layer: service sessions ------------------------------------------------
+
+def test_a_district_moves_whole_with_its_records_in_a_service_session(client, platform, world):
+    """A multi-level move: every node path and depth under the district, and the scope_path of its
+    teachers and their (draft) records, rewritten; the audit trail keeps its paths."""
+    from core.db.models import Claim
+    fs = platform.services(Actor.system()).org.add_node(world.nodes["gd"].id, "city", "佛山市",
+                                                        jurisdiction="guangzhou")
+    claim = world.svc("wang").claims.declare(world.teachers["wang"].id, "zhuanye.self",
+                                             {"hours": 50, "kind": "学术会议"})
+    th, thzx = world.nodes["th"], world.nodes["thzx"]
+    audit_paths = dict((t, p) for t, p in _audit_paths(platform))
+    c = client("admin")
+    r = c.post("/it/tree/move", {"node_id": th.id, "new_parent_id": fs.id}, token_from="/it/tree/")
+    assert r.status_code == 302
+    assert "已将「天河区」移到新的上级机构之下" in c.get(r.headers["Location"]).get_data(as_text=True)
+    moved, school = node(platform, th.id), node(platform, thzx.id)
+    assert moved.path == f"{fs.path}{th.id}/" and moved.parent_id == fs.id and moved.depth == fs.depth + 1
+    assert school.path == f"{moved.path}{thzx.id}/" and school.depth == moved.depth + 1
+    with platform.transaction(Actor.system()) as s:
+        assert s.scalar(select(Teacher.scope_path).where(Teacher.id == world.teachers["wang"].id)) == school.path
+        assert s.scalar(select(Claim.scope_path).where(Claim.id == claim.id)) == school.path
+    assert {t: p for t, p in _audit_paths(platform) if t in audit_paths} == audit_paths  # hash-chained rows kept
+    # the page at the moved district still shows its plugin, inherited from the new city
+    assert "guangzhou" in c.get(f"/it/tree/?node={th.id}").get_data(as_text=True)
+
+
+def _audit_paths(platform):
+    with platform.transaction(Actor.system()) as s:
+        return s.execute(select(AuditRecord.seq, AuditRecord.scope_path)).all()
+
+
+def test_a_page_session_cannot_move_nodes_itself(platform, world):
+    """What the service does in its own session is refused in a page session."""
+    from sqlalchemy import update
+    from core.db.scope import ScopeError
+    import pytest
+    admin = world.actors["admin"]
+    with pytest.raises(ScopeError):
+        with platform.transaction(admin) as s:
+            s.execute(update(OrgNode).where(OrgNode.id == world.nodes["thzx"].id).values(path="/1/x/"))
+    with pytest.raises(ScopeError):
+        with platform.transaction(admin) as s:
+            s.execute(select(OrgNode.id).execution_options(skip_scope=True)).all()
+
+
+def test_only_a_platform_admin_uses_the_it_services(platform, world):
+    from core.errors import JijiaoError
+    from core.services.auditcheck import AuditCheckService
+    from core.services.orgtree import OrgTreeService
+    from core.services.users import UserAdminService
+    import pytest
+    svc = world.svc("th_rev")
+    for fn in (lambda: OrgTreeService(svc).governing(world.nodes["th"].id),
+               lambda: OrgTreeService(svc).chain_check(world.nodes["th"].id),
+               lambda: OrgTreeService(svc).move_node(world.nodes["thzx"].id, world.nodes["gz"].id),
+               lambda: UserAdminService(svc).list(),
+               lambda: UserAdminService(svc).reset_password(world.actors["thzx_admin"].user_id, "abc12345x"),
+               lambda: AuditCheckService(world.svc("thzx_admin")).verify()):
+        with pytest.raises(JijiaoError):
+            fn()
+    assert AuditCheckService(world.svc("auditor")).verify().ok
+
+
+def test_verify_shows_the_signed_checkpoints_and_a_missing_one(monkeypatch, platform):
+    """With JIJIAO_AUDIT_KEY every append signs the head: the page reports the checkpoints checked,
+    and a deleted last checkpoint is found. The auditor's check writes nothing."""
+    from sqlalchemy import delete
+    from core.db.models import AuditCheckpoint
+    from tests.db.world import build
+    monkeypatch.setenv("JIJIAO_AUDIT_KEY", "a key kept outside the database")
+    build(platform)  # the world's records, each with its checkpoint
+    from admin import create_app
+    import tests.web.conftest as web
+    app = create_app({"JIJIAO_PLATFORM": platform, "SECRET_KEY": "test-secret", "TESTING": True})
+    c = web.Client(app)
+    assert c.login("auditor", "secret").status_code == 302
+    with platform.transaction(Actor.system()) as s:
+        before = s.scalar(select(func.count()).select_from(AuditCheckpoint))
+    r = c.post("/audit/verify", token_from="/audit/")
+    page = r.get_data(as_text=True)
+    assert "审计链完整" in page and "链头已签名" in page and "签名检查点" in page
+    with platform.transaction(Actor.system()) as s:
+        # the auditor's sign-in appended a record (and its checkpoint); the check itself wrote none
+        last = s.scalar(select(func.max(AuditCheckpoint.seq)))
+        assert s.scalar(select(func.count()).select_from(AuditCheckpoint)) >= before
+        counted = s.scalar(select(func.count()).select_from(AuditCheckpoint))
+        s.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq == last))
+    page = c.post("/audit/verify", token_from="/audit/").get_data(as_text=True)
+    assert "没有签名检查点" in page and "链头没有签名" in page
+    with platform.transaction(Actor.system()) as s:
+        assert s.scalar(select(func.count()).select_from(AuditCheckpoint)) == counted - 1
+
+
+def test_verify_without_a_key_says_so(client, world):
+    page = client("admin").post("/audit/verify", token_from="/audit/").get_data(as_text=True)
+    assert "审计链完整" in page and "未配置审计密钥" in page
