@@ -25,7 +25,7 @@ table.grid td, table.grid th { border: 0.6pt solid #000; padding: 2.2mm 2mm; }
 table.grid th { font-weight: bold; background: #f2f2f2; }
 .verify { margin-top: 8mm; display: flex; align-items: center; gap: 4mm; font-size: 9pt; }
 .verify img { width: 26mm; height: 26mm; }
-.code { font-family: "Noto Sans Mono CJK SC", monospace; word-break: break-all; }
+.code { word-break: break-all; }
 .revoked { color: #b00; font-weight: bold; font-size: 16pt; text-align: center; border: 2pt solid #b00; padding: 2mm; }
 """
 
@@ -80,3 +80,15 @@ def html_to_pdf(html: str) -> bytes:
 
 def render_document(registry, document, *, base_url: str) -> bytes:
     return html_to_pdf(render_html(registry, document, base_url=base_url))
+
+
+def render_many(registry, documents, *, base_url: str) -> bytes:
+    """Many documents in one PDF (a school printing its teachers' forms): each laid out on its own
+    pages, the fonts subset and embedded once for all of them."""
+    from weasyprint import HTML
+    rendered = [HTML(string=render_html(registry, d, base_url=base_url), base_url=str(Path.cwd()))
+                .render(font_config=_font_config()) for d in documents]
+    if not rendered:
+        raise ValueError("no documents")
+    pages = [page for doc in rendered for page in doc.pages]
+    return rendered[0].copy(pages).write_pdf()

@@ -13,8 +13,9 @@ Hostile files are refused before openpyxl parses them, quickly and in bounded me
 - a zip bomb: the zip's declared uncompressed sizes, their ratio to the compressed sizes and the
   number of members are checked first; ``zipfile`` never inflates a member past its declared
   size, so the declared sizes bound the memory;
-- an XML bomb: any DTD (``<!DOCTYPE``/``<!ENTITY``) in a member is refused; openpyxl itself
-  parses through ``defusedxml`` (a dependency), which refuses entities as a second line;
+- an XML bomb: any DTD (``<!DOCTYPE``/``<!ENTITY``) anywhere in a member is refused before any
+  parser runs; openpyxl's worksheet parser is ``defusedxml``'s (a dependency), which refuses
+  entities as a second line;
 - a sheet claiming a million rows: its ``<dimension>`` is checked, and reading stops at the row
   limit whatever the dimension said.
 
@@ -150,12 +151,21 @@ def check_container(data: bytes, *, max_uncompressed: int = MAX_UNCOMPRESSED) ->
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
         raise ImportRefused("文件不是 Excel 表格（.xlsx）：请上传用 Excel 或 WPS 保存的 .xlsx 文件")
     for info in members:
-        if info.filename.endswith((".xml", ".rels", ".vml")):
-            with archive.open(info) as member:
-                head = member.read(4096)
-            if DTD.search(head):
-                raise ImportRefused("文件含有不允许的 XML 实体声明（疑似恶意文件），已拒绝")
+        if info.filename.endswith((".xml", ".rels", ".vml")) and _has_dtd(archive, info):
+            raise ImportRefused("文件含有不允许的 XML 实体声明（疑似恶意文件），已拒绝")
     return archive
+
+
+def _has_dtd(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether a member declares a DTD or an entity anywhere (read in chunks, whatever parser
+    openpyxl later uses: with lxml installed its ``fromstring`` is not the defused one)."""
+    tail = b""
+    with archive.open(info) as member:
+        while chunk := member.read(1 << 20):
+            if DTD.search(tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False
 
 
 def _sheet_member(archive: zipfile.ZipFile, sheet_index: int = 0) -> str | None:

@@ -20,6 +20,7 @@ from typing import IO, Any, Callable, Iterable
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 
 DANGEROUS_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -125,13 +126,24 @@ class SheetWriter:
         return self.row
 
     def rows(self, rows: Iterable[Any]) -> int:
+        """Stream data rows. Each column's style is built once (a prototype cell) and copied as a
+        small array into every cell: styling a cell by assigning a Border or a number format would
+        hash the style objects again for every cell, the main cost of a large sheet."""
         columns = self.columns
         border = BOX if self.borders else None
+        styles = [self._cell(None, text=c.text, number_format=c.number_format, border=border)._style
+                  for c in columns]
+        plan = [(c, c.text, StyleArray(style) if style is not None else StyleArray()) for c, style in zip(columns, styles)]
+        ws = self.ws
+        append = ws.append
         count = 0
-        append = self.ws.append
         for row in rows:
-            append([self._cell(c.get(row), text=c.text, number_format=c.number_format, border=border)
-                    for c in columns])
+            cells = []
+            for column, text, style in plan:
+                cell = WriteOnlyCell(ws, value=cell_value(column.get(row), text=text))
+                cell._style = StyleArray(style)
+                cells.append(cell)
+            append(cells)
             count += 1
         self.row += count
         return count

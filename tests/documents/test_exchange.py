@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import re
 import time
 import tracemalloc
 import zipfile
@@ -170,14 +172,24 @@ def test_xml_bomb_is_refused(hostile, tmp_path):
     assert time.perf_counter() - started < 2
 
 
-def test_defusedxml_refuses_entities_even_past_the_prefilter():
-    """The second line: openpyxl parses with defusedxml, which refuses DTD entities."""
-    from openpyxl.xml import DEFUSEDXML
-    from openpyxl.xml.functions import fromstring
-    assert DEFUSEDXML
+def test_a_dtd_hidden_after_a_long_prolog_is_still_refused(hostile, tmp_path):
+    base = book([["姓名", "身份证号", "学时"], ["王老师", ID1, 1]], path=tmp_path / "base.xlsx")
+    with zipfile.ZipFile(base) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml")
+    hidden = b'<?xml version="1.0"?>' + b"<!--" + os.urandom(1_500_000).hex().encode() + b"-->" + b'<!DOCTYPE w [<!ENTITY a "b">]>' + sheet
+    path = _replace_member(base, hostile / "hidden_dtd.xlsx", "xl/worksheets/sheet1.xml", hidden)
+    with pytest.raises(ImportRefused, match="XML 实体"):
+        read_table(path, FIELDS)
+
+
+def test_defusedxml_refuses_entities_as_a_second_line():
+    """openpyxl parses worksheets with defusedxml's iterparse, which refuses DTD entities."""
     from defusedxml import EntitiesForbidden
+    from openpyxl.xml import DEFUSEDXML
+    from openpyxl.xml.functions import iterparse
+    assert DEFUSEDXML
     with pytest.raises(EntitiesForbidden):
-        fromstring(b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>')
+        list(iterparse(io.BytesIO(b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>')))
 
 
 def test_zip_bomb_is_refused_before_inflating(hostile, tmp_path):
@@ -201,7 +213,7 @@ def test_a_sheet_claiming_a_million_rows_is_refused(hostile, tmp_path):
     base = book([["姓名", "身份证号", "学时"], ["王老师", ID1, 1]], path=tmp_path / "base.xlsx")
     with zipfile.ZipFile(base) as z:
         sheet = z.read("xl/worksheets/sheet1.xml")
-    claimed = sheet.replace(b'<dimension ref="A1:C2" />', b'<dimension ref="A1:C1048576" />')
+    claimed = re.sub(rb'<dimension ref="A1:C2"\s*/>', b'<dimension ref="A1:C1048576"/>', sheet)
     assert claimed != sheet
     path = _replace_member(base, hostile / "million.xlsx", "xl/worksheets/sheet1.xml", claimed)
     with pytest.raises(ImportRefused, match="行数过多（声明 1048576 行"):
@@ -214,7 +226,7 @@ def test_more_rows_than_the_limit_are_refused_whatever_the_dimension_says(tmp_pa
     with zipfile.ZipFile(path) as z:
         sheet = z.read("xl/worksheets/sheet1.xml")
     lying = _replace_member(path, tmp_path / "lying.xlsx", "xl/worksheets/sheet1.xml",
-                            sheet.replace(b'<dimension ref="A1:C61" />', b'<dimension ref="A1:C2" />'))
+                            re.sub(rb'<dimension ref="A1:C61"\s*/>', b'<dimension ref="A1:C2"/>', sheet))
     assert b'ref="A1:C2"' in zipfile.ZipFile(lying).read("xl/worksheets/sheet1.xml")
     with pytest.raises(ImportRefused, match="上限 50 行"):
         read_table(lying, FIELDS, max_rows=50)
