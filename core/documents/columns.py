@@ -75,7 +75,7 @@ def _number(value) -> Any:
 
 def _yes(value: bool | None, fmt: str) -> str:
     if value is None:
-        return "未考核"
+        return "不判定"
     if fmt == "grade":
         return "合格" if value else "不合格"
     return "是" if value else "否"
@@ -121,6 +121,8 @@ def evaluate(column: SummaryColumn, row: dict, measure: str) -> Any:
     else:
         value = None
     if column.format in ("yesno", "grade"):
+        if source == "passed" and row.get("result") is None:
+            return "无学时登记"
         return _yes(value, column.format)
     if column.text and value is not None:
         return str(value)

@@ -57,7 +57,7 @@ def test_guangzhou_columns_masked_id_and_text(world, platform, tmp_path):
     assert row[:3] == [1, "天河中学", "王老师"] and row[5:] == [0, 60, 60, 0, "否"]
     assert row[3] == world.teachers["wang"].id_number[:4] + "*" * 10 + world.teachers["wang"].id_number[-4:]
     assert ws["D4"].number_format == "@"
-    assert values(ws, 5)[2:4] == ["李老师", values(ws, 5)[3]] and values(ws, 5)[5:] == [None, None, None, None, "未考核"]
+    assert values(ws, 5)[2:4] == ["李老师", values(ws, 5)[3]] and values(ws, 5)[5:] == [None, None, None, None, "无学时登记"]
 
 
 def test_values_come_from_stored_results_not_recomputed(world, platform, tmp_path):
