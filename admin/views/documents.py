@@ -13,7 +13,8 @@ import io
 import threading
 import time
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, send_file, url_for
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request, send_file,
+                   url_for)
 from flask_admin import expose
 from sqlalchemy import select
 
@@ -31,6 +32,7 @@ from .base import RoleView, call, db, platform, services
 
 ROLES = ("school_admin", "reviewer", "platform_admin", "auditor")
 ISSUERS = ("school_admin", "reviewer", "platform_admin")
+IMPORTERS = ("school_admin", "reviewer")
 MAX_UNITS = 500
 
 
@@ -81,7 +83,7 @@ class DocumentsView(RoleView):
                     stats, total = unit_statistics(db(), node.id, period)
                 except JijiaoError as exc:
                     call(_raise, exc)
-        return self.render("documents/index.html", units=units, node=node, period=period, stats=stats,
+        return self.render("documents/index.html", can_import=g.actor.role in IMPORTERS, units=units, node=node, period=period, stats=stats,
                            total=total, example=example, label=period_label(period) if period else "",
                            can_issue=g.actor.role in ISSUERS)
 
@@ -128,6 +130,29 @@ class DocumentsView(RoleView):
         if document is None:
             return redirect(url_for(".index"))
         return redirect(url_for(".document", document_id=document.id))
+
+    @expose("/import", methods=["GET", "POST"])
+    def import_list(self):
+        """Upload a list of registered hours (登记名单): every row checked, all or nothing."""
+        if g.actor.role not in IMPORTERS:
+            abort(403)
+        errors: list[str] = []
+        if request.method == "POST":
+            upload = request.files.get("file")
+            if upload is None or not upload.filename:
+                errors = [_("请选择要上传的 Excel 文件")]
+            else:
+                from core.exchange.registrations import import_list
+                try:
+                    report, errors = import_list(platform(), g.actor, upload.stream, upload.filename,
+                                                 request_id=g.get("request_id"))
+                except JijiaoError as exc:
+                    report, errors = None, [getattr(exc, "message", None) or str(exc)]
+                if report is not None:
+                    flash(_("已登记 %(claims)s 条学时，涉及 %(teachers)s 名教师", claims=report.claims,
+                            teachers=report.teachers), "success")
+                    return redirect(url_for(".import_list"))
+        return self.render("documents/import.html", errors=errors[:200], more=max(0, len(errors) - 200))
 
     @expose("/teacher/<int:teacher_id>")
     def teacher(self, teacher_id: int):

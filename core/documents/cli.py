@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
-from decimal import Decimal
 from pathlib import Path
 
-from ..errors import InputError
 
 DEFAULT_BASE_URL = "http://localhost:5000"
 
@@ -65,71 +63,14 @@ def cmd_export_form(args) -> int:
     return 0
 
 
-def registration_fields():
-    from ..exchange.xlsx_in import Field
-    return [Field("id_number", "身份证号", "id_number", required=True, aliases=("身份证号码", "公民身份号码")),
-            Field("name", "姓名", "text", required=True, aliases=("教师姓名",)),
-            Field("item", "项目代码", "text", required=True, aliases=("项目",)),
-            Field("hours", "学时", "decimal", aliases=("登记学时", "认定学时")),
-            Field("period", "考核年度", "text", aliases=("学年度", "年度")),
-            Field("on", "日期", "date", aliases=("培训日期",))]
-
-
-def read_registrations(platform, actor, path) -> tuple[list[dict], list[str]]:
-    """Rows of a registration list mapped to teachers the actor sees; errors in Chinese."""
-    from sqlalchemy import select
-
-    from ..db.models import Teacher
-    from ..exchange.xlsx_in import read_table
-    result = read_table(path, registration_fields())
-    errors = [str(e) for e in result.errors]
-    numbers = sorted({r["id_number"] for r in result.rows})
-    teachers = {}
-    with platform.transaction(actor) as session:
-        for start in range(0, len(numbers), 500):
-            for t in session.execute(select(Teacher.id, Teacher.name, Teacher.id_number)
-                                     .where(Teacher.id_number.in_(numbers[start:start + 500]))):
-                teachers[t.id_number] = t
-    items = []
-    for row in result.rows:
-        teacher = teachers.get(row["id_number"])
-        if teacher is None:
-            errors.append(f"第{row['_row']}行：找不到该身份证号的教师，或不在您的管辖范围内")
-            continue
-        if teacher.name != row["name"]:
-            errors.append(f"第{row['_row']}行：姓名「{row['name']}」与平台登记的不一致")
-            continue
-        inputs = {}
-        if row.get("hours") is not None:
-            hours: Decimal = row["hours"]
-            inputs["hours"] = int(hours) if hours == hours.to_integral_value() else float(hours)
-        item = {"teacher_id": teacher.id, "item": row["item"], "inputs": inputs, "_row": row["_row"]}
-        if row.get("period"):
-            item["period"] = row["period"]
-        if row.get("on"):
-            item["on"] = row["on"].isoformat()
-        items.append(item)
-    return items, errors
-
-
 def cmd_import_registrations(args) -> int:
+    from ..exchange.registrations import import_list
     platform, actor = _platform_and_actor(args)
-    items, errors = read_registrations(platform, actor, args.file)
+    report, errors = import_list(platform, actor, args.file, Path(args.file).name)
     if errors:
         print(f"导入未执行（全部或全不）：{len(errors)} 处错误", file=sys.stderr)
         for line in errors[:100]:
             print(f"  ✗ {line}", file=sys.stderr)
-        return 1
-    if not items:
-        raise InputError("表格中没有数据行")
-    rows = [{k: v for k, v in item.items() if k != "_row"} for item in items]
-    try:
-        report = platform.services(actor).claims.import_registered(rows, source=Path(args.file).name)
-    except InputError as exc:
-        mapped = getattr(exc, "rows", None) or {}
-        print(f"导入未执行（全部或全不）：{exc.message}", file=sys.stderr)
-        for index, message in list(mapped.items())[:100]:
-            print(f"  ✗ 第{items[index]['_row']}行：{message}", file=sys.stderr)
         return 1
     print(f"已登记 {report.claims} 条学时，涉及 {report.teachers} 名教师")
     return 0

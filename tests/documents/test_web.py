@@ -77,3 +77,27 @@ def test_verification_is_rate_limited_per_address(client, world):
     codes = [public.get("/verify/x", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code for _ in range(12)]
     assert codes[:10] == [404] * 10 and codes[10:] == [429, 429]
     assert public.get("/verify/x", environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 404
+
+
+def test_upload_a_registration_list(client, world, platform):
+    wang = world.teachers["wang"]
+    c = client("th_rev")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["姓名", "身份证号", "项目代码", "学时", "考核年度"])
+    ws.append(["王老师", 440106198501011230, "zhuanye.research", 6, "2019"])  # ID as a number
+    buffer = io.BytesIO()
+    wb.save(buffer)
+
+    def upload(data: bytes, name="名单.xlsx"):
+        return c.post("/documents/import", {"file": (io.BytesIO(data), name)}, token_from="/documents/import",
+                      content_type="multipart/form-data", follow_redirects=True)
+    page = upload(buffer.getvalue()).get_data(as_text=True)
+    assert "导入未执行" in page and "第2行 B列（身份证号）：该列必须以文本格式填写" in page
+    assert "不是 Excel 表格" in upload(b"%PDF-1.4 hello", "名单.xlsx").get_data(as_text=True)
+    ws.delete_rows(2)
+    ws.append(["王老师", wang.id_number, "zhuanye.research", 6, "2019"])
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    assert "已登记 1 条学时，涉及 1 名教师" in upload(buffer.getvalue()).get_data(as_text=True)
+    assert client("auditor").get("/documents/import").status_code == 403
