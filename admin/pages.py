@@ -15,7 +15,8 @@ from .i18n import _, _l
 from .views.base import ALL_ROLES, HomeView, RoleView, services
 
 # Each module has ``register(admin)``; order is the menu's order.
-VIEW_MODULES = ("admin.views.teacher", "admin.views.review", "admin.views.district", "admin.views.it")
+VIEW_MODULES = ("admin.views.teacher", "admin.views.review", "admin.views.district", "admin.views.it",
+                "admin.views.documents")
 
 
 class Home(HomeView):

@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions():
     """Sub-commands of the later layers (database, demo, worker, audit)."""
     from .cli_db import extend
-    return [extend]
+    from .documents.cli import extend as documents
+    return [extend, documents]
 
 
 def main(argv=None) -> int:

@@ -125,5 +125,20 @@ class JijiaoSpecs:
                 yield CaseSource("example", str(Path(__file__).parent / "tests"))
         """
 
+    @hookspec
+    def jijiao_summary_columns(self) -> Iterable["SummaryColumn"]:
+        """The columns of a jurisdiction's summary sheet (汇总表), in order, as
+        ``core.documents.columns.SummaryColumn`` records (header, source, format); a
+        jurisdiction without them gets the default (name, masked ID number, total, passed).
+
+        Example::
+
+            @hookimpl
+            def jijiao_summary_columns():
+                yield SummaryColumn("example", "姓名", "name", "text")
+                yield SummaryColumn("example", "培训学时", "category:peixun")
+                yield SummaryColumn("example", "是否合格", "passed", "yesno")
+        """
+
 
 HOOK_NAMES = tuple(name for name in vars(JijiaoSpecs) if name.startswith("jijiao_"))

@@ -311,3 +311,37 @@ class JobRecord(Base):
 
 SCOPED_MODELS = (Teacher, Claim, Evidence, TrainingProject, AuditRecord, WindowExtension,
                  SchoolPeriodFact, AssessmentResult, JobRecord)
+
+
+class Document(Base):
+    """An issued document (a registration form, a certificate): its verification code (random,
+    unique), the data shown on it, the claims it was fed by, and whether it was revoked."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(64), unique=True)  # secrets.token_urlsafe: ≥ 128 bits
+    number: Mapped[str | None] = mapped_column(String(64))  # a certificate's number
+    teacher_id: Mapped[int | None] = mapped_column(ForeignKey("teachers.id"), index=True)
+    period_key: Mapped[str | None] = mapped_column(String(16))
+    scope_path: Mapped[str] = mapped_column(PathType, index=True)
+    payload: Mapped[dict] = mapped_column(JSONType)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+
+    claims: Mapped[list["DocumentClaim"]] = relationship(cascade="all, delete-orphan")
+
+
+class DocumentClaim(Base):
+    """A claim a document was fed by: revoking or changing the claim revokes the document."""
+
+    __tablename__ = "document_claims"
+    __table_args__ = (UniqueConstraint("document_id", "claim_id"),)
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(IdType, index=True)
+
+
+SCOPED_MODELS = SCOPED_MODELS + (Document,)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from core.declarative import DeclarativePlugin
+from core.documents.columns import SummaryColumn
 from core.hookspecs import hookimpl
 from core.types import Calculator
 
@@ -25,6 +26,16 @@ class Wutongqiao(DeclarativePlugin):
     @hookimpl
     def jijiao_calculators(self):
         yield Calculator("wutongqiao.xuexiqiangguo", xuexiqiangguo, "学习强国季度积分折算学时")
+
+    @hookimpl
+    def jijiao_summary_columns(self):
+        # 附件2《乐山市教师继续教育学时汇总表》：规范性培训学时、总学时与等次（合格/不合格）
+        for header, source, fmt, width in (
+                ("序号", "seq", "number", 6), ("学校", "school", "text", 22), ("姓名", "name", "text", 10),
+                ("身份证号", "id_number", "text", 22), ("任教学科", "subject", "text", 10),
+                ("规范性培训学时", "category:guifan", "number", 14), ("其他学时", "category:qita", "number", 10),
+                ("总学时", "total", "number", 10), ("等次", "passed", "grade", 10)):
+            yield SummaryColumn("wutongqiao", header, source, fmt, width)
 
 
 plugin = Wutongqiao(Path(__file__).parent, "wutongqiao")
