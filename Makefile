@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The browser tests drive Debian's Chromium (Playwright cannot download a browser here) and the
-# screens need CJK fonts: installed from Debian's packages when missing.
+# The browser tests drive Debian's Chromium (Playwright cannot download a browser here), the
+# screens and PDFs need CJK fonts, WeasyPrint needs Pango and HarfBuzz, the PDF tests pdftoppm:
+# installed from Debian's packages when missing.
+DEBIAN_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 SYSTEM_STAMP := $(VENV)/.system-deps
 $(SYSTEM_STAMP): | $(STAMP)
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -q "Noto Sans CJK"; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	  else echo "需要 Debian 软件包 chromium 与 fonts-noto-cjk：请以 root 运行 apt-get install chromium fonts-noto-cjk"; exit 1; fi; \
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "安装 Debian 软件包：$$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "缺少 Debian 软件包：$$missing；请以 root 运行 apt-get install $$missing"; exit 1; fi; \
 	fi
 	touch $(SYSTEM_STAMP)
 
@@ -32,7 +36,7 @@ system-deps: $(SYSTEM_STAMP)
 # without --database sees it; it is built once and reused by later runs (jijiao demo --reset rebuilds).
 DEMO_DB := sqlite:///$(CURDIR)/instance/jijiao.sqlite3
 
-demo: $(STAMP)
+demo: $(STAMP) $(SYSTEM_STAMP)
 	$(BIN)/jijiao plugins check
 	$(BIN)/jijiao demo --database $(DEMO_DB) --if-missing
 	$(BIN)/jijiao serve --database $(DEMO_DB)

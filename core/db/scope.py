@@ -230,8 +230,13 @@ def _criteria(actor: Actor):
             with_loader_criteria(AuditRecord, lambda cls: (cls.entity_type == "claim") & cls.entity_id.in_(own_claims),
                                  include_aliases=True),
             with_loader_criteria(ProjectParticipant, lambda cls: cls.teacher_id == tid, include_aliases=True),
+            # A school's jobs (roster imports, bulk reviews) carry other teachers' data: a teacher
+            # sees only the jobs they started.
+            with_loader_criteria(JobRecord, lambda cls: (cls.created_by == uid) & cls.scope_path.between(low, high),
+                                 include_aliases=True),
         ]
-        others = [m for m in SCOPED_MODELS if m not in (Teacher, Claim, AssessmentResult, Evidence, AuditRecord)]
+        others = [m for m in SCOPED_MODELS
+                  if m not in (Teacher, Claim, AssessmentResult, Evidence, AuditRecord, JobRecord)]
     else:
         teachers = Teacher.__table__
         users, nodes = _users_in(low, high), _nodes_in(low, high)
