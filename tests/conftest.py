@@ -102,3 +102,21 @@ def platform(database_url, registry, clock):
     platform = Platform(database_url, registry=registry, clock=clock)
     yield platform
     platform.engine.dispose()
+
+
+# One browser for the whole run (two Playwright sync sessions cannot be open at once): Debian's
+# Chromium, since Playwright cannot download a browser here.
+CHROMIUM = os.environ.get("JIJIAO_CHROMIUM") or __import__("shutil").which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"找不到 Chromium（{CHROMIUM}）：请运行 make test（会安装 Debian 的 chromium 软件包）")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+

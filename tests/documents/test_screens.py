@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.documents.issue import DocumentService
-from tests.web.conftest import app, browser, client, live_server, page_for, screenshot  # noqa: F401
+from tests.web.conftest import app, client, live_server, page_for, screenshot  # noqa: F401
 
 
 @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])

@@ -99,17 +99,6 @@ def live_server(app):
     server.close()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"找不到 Chromium（{CHROMIUM}）：请运行 make test（会安装 Debian 的 chromium 软件包）")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page_for(browser, live_server):
     """``page_for("wang", phone=True)``: a signed-in browser page (desktop or 375 px phone)."""
