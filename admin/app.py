@@ -64,6 +64,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(DEFAULTS)
+    if os.environ.get("JIJIAO_COOKIE_SECURE") == "1":  # behind a TLS proxy
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.config.update(config or {})
     instance = instance_dir()
     if not app.config.get("SECRET_KEY"):
