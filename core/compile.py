@@ -15,9 +15,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from .errors import InputError, PluginDataError
-from .numbers import SCALE, NumberError, fmt, parse_decimal, to_milli
+from .numbers import SCALE, NumberError, fmt, from_milli, parse_decimal, to_milli
 from .periods import Period, resolve_day
 from .plugin_data import fail, mapping, value_of
+from .yamlstrict import where
 from .types import CatalogueItem, Jurisdiction, Parameter
 
 MEASURE_WORDS = {"hours": "学时", "credits": "学分"}
@@ -40,6 +41,15 @@ def milli_of(value, node, key, what="数值") -> int | None:
         return to_milli(parse_decimal(value))
     except NumberError as exc:
         fail(f"{what} 无效：{exc}", node, key)
+
+
+def _unit_view(values: dict, amount_names: frozenset) -> dict:
+    """The claim's inputs as a person wrote them: ``amount`` inputs are kept in milli-units by the
+    parser (2.5 hours = 2500) and are handed to every computation, condition and calculator as
+    Decimal units (2.5), like ``number`` inputs. Only the engine's own sums are in milli-units."""
+    if not amount_names or amount_names.isdisjoint(values):
+        return values
+    return {k: (from_milli(v) if k in amount_names and isinstance(v, int) else v) for k, v in values.items()}
 
 
 def _scale(amount: int, factor) -> int:
@@ -277,7 +287,9 @@ class Compiler:
                 out = []
                 for measure in measures:
                     v = values.get(measure)
-                    if v is None:
+                    if v is not None:
+                        v = _scale(SCALE, v if isinstance(v, Decimal) else Decimal(v))
+                    else:
                         v = 0
                         for name, factor, per in conversions:
                             if name in values:
@@ -299,6 +311,9 @@ class Compiler:
 
             def custom(values, ctx):
                 result = function(values, params, ctx)
+                if result is None or isinstance(result, bool) or not isinstance(result, (int, float, Decimal, str, dict)):
+                    raise PluginDataError(f"自定义计算 {name} 返回了 {type(result).__name__}，应为数字或 {{度量: 数字}}",
+                                          **where(compute, "function"))
                 if isinstance(result, dict):
                     return tuple(to_milli(parse_decimal(result.get(m, 0))) for m in measures)
                 return (to_milli(parse_decimal(result)),) + zero[1:]
@@ -384,7 +399,12 @@ class Compiler:
         for i, cond in enumerate(spec.get("conditions", ())):
             conditions.append(self._condition(cond, spec["conditions"], i, item))
 
+        amount_names = frozenset(s.name for s in item.inputs if s.type == "amount")
+        if spec["compute"].get("kind") == "declared":
+            amount_names |= frozenset(m for m in self.measures if all(s.name != m for s in item.inputs))
+
         def amount(values, ctx):
+            values = _unit_view(values, amount_names)
             for check, reason in conditions:
                 if not check(values, ctx):
                     return zero, reason.format_map(_Fmt(values))
