@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .errors import InputError, PluginDataError
 from .numbers import SCALE, NumberError, fmt, from_milli, parse_decimal, to_milli
-from .periods import Period, resolve_day
+from .periods import Calendar, Period, resolve_day
 from .plugin_data import fail, mapping, value_of
 from .yamlstrict import where
 from .types import CatalogueItem, Jurisdiction, Parameter
@@ -97,6 +97,7 @@ class CompiledItem:
     buckets: tuple[int, ...] = ()
     exemption: dict | None = None
     period_from: str | None = None
+    period_of_date: str | None = None
     note: str | None = None
 
 
@@ -405,9 +406,13 @@ class Compiler:
 
         def amount(values, ctx):
             values = _unit_view(values, amount_names)
+            notes = None
             for check, reason in conditions:
-                if not check(values, ctx):
+                outcome = check(values, ctx)
+                if not outcome:
                     return zero, reason.format_map(_Fmt(values))
+                if outcome is not True and isinstance(outcome, _Note):
+                    notes = outcome.text if notes is None else notes + "；" + outcome.text
             result = base(values, ctx)
             if role is not None:
                 name, factors, levels = role
@@ -417,7 +422,7 @@ class Compiler:
             for test, extra in bonuses:
                 if test(values, ctx):
                     result = tuple(a + b for a, b in zip(result, extra))
-            return result, None
+            return result, notes
 
         exemption = None
         if "exemption" in spec:
@@ -429,13 +434,27 @@ class Compiler:
             code=item.code, name=item.name, category=item.category,
             category_index=self.categories.index(item.category), index=index, amount=amount,
             declared_measures=declared_measures, exemption=exemption,
-            period_from=spec.get("period_from"), note=spec.get("note"),
+            period_from=spec.get("period_from"), period_of_date=self._period_of_date(item),
+            note=spec.get("note"),
         )
+
+    def _period_of_date(self, item: CatalogueItem) -> str | None:
+        """``period_of_date: <date input>``: without an explicit period, the claim belongs to the
+        period containing that date (a training counts in the year it ends)."""
+        name = item.rules.get("period_of_date")
+        if name is None:
+            return None
+        if not any(s.name == name and s.type == "date" for s in item.inputs):
+            fail(f"period_of_date 应为本项目的日期输入（date 类型），而不是 {name!r}", item.rules, "period_of_date")
+        return name
 
     def _condition(self, cond, parent, index, item):
         ctx_name = f"{item.code}.conditions[{index}]"
-        mapping(cond, ctx_name, required=("reason",), optional=("min", "teacher", "dates", "within", "when"),
+        mapping(cond, ctx_name, required=("reason",),
+                optional=("min", "teacher", "dates", "within", "when", "unfinished_counts_next"),
                 parent=parent, key=index)
+        if "unfinished_counts_next" in cond and "dates" not in cond:
+            fail("unfinished_counts_next 只能与 dates 一起使用", cond, "unfinished_counts_next")
         reason = cond["reason"]
         if "min" in cond:
             minimums = cond["min"]
@@ -451,11 +470,29 @@ class Compiler:
             if not isinstance(window, dict) or set(window) != {"from", "to"}:
                 fail("within 应为窗口参数 {from: MM-DD, to: MM-DD}", cond, "within")
             names = tuple(cond["dates"])
+            carried = cond.get("unfinished_counts_next")
+            if carried is not None and (not isinstance(carried, str) or len(names) < 2):
+                fail("unfinished_counts_next 应为说明文字，且 dates 须给出开始与结束两个日期", cond,
+                     "unfinished_counts_next")
+            calendar = Calendar(self.j.period)
 
             def within(values, ctx):
                 start = resolve_day(window["from"], ctx.period)
                 end = resolve_day(window["to"], ctx.period)
-                return all(values.get(n) is None or start <= values[n] <= end for n in names)
+                if all(values.get(n) is None or start <= values[n] <= end for n in names):
+                    return True
+                if carried is None or calendar.personal:
+                    return False
+                # Begun inside the previous period's window and not finished when it closed: the
+                # notice counts it in the period it ends in (when it ends by this window's end).
+                first, last = values.get(names[0]), values.get(names[-1])
+                if first is None or last is None:
+                    return False
+                previous = calendar.shift(ctx.period, -1)
+                p_start, p_end = resolve_day(window["from"], previous), resolve_day(window["to"], previous)
+                if p_start <= first <= p_end < last <= end:
+                    return _Note(carried.format_map(_Fmt(values)))
+                return False
             return within, reason
         if "when" in cond:
             return self._when(cond["when"], cond, "when"), reason
@@ -594,6 +631,18 @@ def _milli_tree(table, node):
     if isinstance(table, dict):
         return {key: _milli_tree(value, node) for key, value in table.items()}
     return milli_of(table, node, "table", "表中的数值")
+
+
+class _Note:
+    """A condition that holds, with a sentence for the claim's explanation (truthy)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __bool__(self) -> bool:
+        return True
 
 
 class _Fmt(dict):

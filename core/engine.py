@@ -334,16 +334,19 @@ class Assessor:
             raise InputError(f"未知项目「{claim.item}」", claim=index, field="item")
         if item.period_from is not None and claim.values.get(item.period_from) is not None:
             return claim.values[item.period_from]
-        if claim.on is not None:
-            cached = self._day_period.get(claim.on)
+        on = claim.on
+        if item.period_of_date is not None and claim.values.get(item.period_of_date) is not None:
+            on = claim.values[item.period_of_date]
+        if on is not None:
+            cached = self._day_period.get(on)
             if cached is not None:
                 return cached
             try:
-                key = self.calendar.containing(claim.on).key
+                key = self.calendar.containing(on).key
             except InputError as exc:
                 raise exc.located(claim=index) from None
             if len(self._day_period) < 100_000:
-                self._day_period[claim.on] = key
+                self._day_period[on] = key
             return key
         return default.key
 

@@ -256,7 +256,7 @@ def _input(name, node, parent, item_ctx) -> InputSpec:
 
 
 ITEM_KEYS = ("name", "channel", "description", "reference", "evidence", "inputs", "compute", "bonus",
-             "variants", "role_factor", "conditions", "exemption", "cap", "period_from", "note")
+             "variants", "role_factor", "conditions", "exemption", "cap", "period_from", "period_of_date", "note")
 
 
 def _catalogue(node, code, categories, refs) -> tuple[CatalogueItem, ...]:
