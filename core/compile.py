@@ -19,7 +19,7 @@ from .numbers import SCALE, NumberError, fmt, from_milli, parse_decimal, to_mill
 from .periods import Calendar, Period, resolve_day
 from .plugin_data import fail, mapping, value_of
 from .yamlstrict import where
-from .types import CatalogueItem, Jurisdiction, Parameter
+from .types import CatalogueItem, InputSpec, Jurisdiction, Parameter
 
 MEASURE_WORDS = {"hours": "学时", "credits": "学分"}
 
@@ -32,6 +32,22 @@ class ClaimContext:
     period: Period
     cycle: Period | None
     holds: Callable[[str], bool]  # predicate name -> holds for this teacher in this period
+
+
+def number_of(params, raw, node, key, what="数值", *, integer=False, positive=False) -> Decimal:
+    """A literal number or the number a parameter names, or a PluginDataError with the line that
+    uses it (never ``InvalidOperation``): ``min: pass_tota`` → 未定义的参数; a table or text → 不是数字."""
+    value = value_of(params, raw, node, key, what)
+    named = f"（参数 {raw!r} 的值为 {value!r}）" if isinstance(raw, str) else ""
+    try:
+        number = parse_decimal(value)
+    except NumberError as exc:
+        fail(f"{what}应为数字{named}：{exc}", node, key)
+    if integer and number != number.to_integral_value():
+        fail(f"{what}应为整数{named}", node, key)
+    if positive and number <= 0:
+        fail(f"{what}应为正数{named}", node, key)
+    return number
 
 
 def milli_of(value, node, key, what="数值") -> int | None:
@@ -244,7 +260,12 @@ class Compiler:
             if name == "teacher":
                 preds = self._check_predicate(expected, node, name)
                 tests.append(lambda values, ctx, preds=preds: all(ctx.holds(p) for p in preds))
-            elif isinstance(expected, list):
+                continue
+            spec = self._input(name, node, name)
+            for value in (expected if isinstance(expected, list) else [expected]):
+                if spec.type == "choice" and str(value) not in spec.choices:
+                    fail(f"when 中 {name} 的取值 {value!r} 不是该输入的可选值（{'、'.join(spec.choices)}）", node, name)
+            if isinstance(expected, list):
                 allowed = frozenset(expected)
                 tests.append(lambda values, ctx, name=name, allowed=allowed: values.get(name) in allowed)
             else:
@@ -257,8 +278,11 @@ class Compiler:
             return None
         unit = compute.get("unit", 1)
         max_count = compute.get("max_count")
-        if not isinstance(unit, int) or unit < 1:
+        if not isinstance(unit, int) or isinstance(unit, bool) or unit < 1:
             fail("compute.unit 应为正整数", compute, "unit")
+        if max_count is not None:
+            max_count = number_of(self.params, max_count, compute, "max_count", "max_count")
+        self._numeric_input(per, compute, "per")
 
         def count(values):
             raw = values.get(per, 1)
@@ -267,6 +291,20 @@ class Compiler:
                 n = max_count
             return n
         return count
+
+    def _input(self, name, node, key):
+        """The InputSpec of ``name`` on the item being compiled, or a refusal with the line."""
+        spec = self._inputs.get(name) if isinstance(name, str) else None
+        if spec is None:
+            known = "、".join(sorted(self._inputs)) or "无"
+            fail(f"项目 {self._item_code} 没有输入 {name!r}（本项目的输入：{known}）", node, key)
+        return spec
+
+    def _numeric_input(self, name, node, key):
+        spec = self._input(name, node, key)
+        if spec.type not in ("amount", "number", "integer"):
+            fail(f"输入 {name!r} 是 {spec.type} 类型，这里需要数字（amount、number 或 integer）", node, key)
+        return spec
 
     def _base(self, item: CatalogueItem):
         spec = item.rules
@@ -282,7 +320,10 @@ class Compiler:
                         optional=("factor", "per"), parent=compute["convert"], key=index)
                 factor = conv.get("factor", 1)
                 per = conv.get("per", 1)
-                conversions.append((conv["input"], Decimal(str(factor)), int(per)))
+                self._numeric_input(conv["input"], conv, "input")
+                factor = number_of(self.params, factor, conv, "factor", "换算系数 factor")
+                per = int(number_of(self.params, per, conv, "per", "换算单位 per", integer=True, positive=True))
+                conversions.append((conv["input"], factor, per))
 
             def declared(values, ctx):
                 out = []
@@ -344,8 +385,11 @@ class Compiler:
             return fixed, ()
         if kind == "threshold":
             name = compute.get("input")
-            minimum = Decimal(str(value_of(self.params, compute.get("min"), compute, "min")))
-            scale = compute.get("scale", 1)
+            if name is None:
+                fail("threshold 须给出 input（输入名）", compute)
+            self._numeric_input(name, compute, "input")
+            minimum = number_of(self.params, compute.get("min"), compute, "min", "门槛 min")
+            scale = number_of(self.params, compute.get("scale", 1), compute, "scale", "scale")
             amount = self._amount_value(compute.get("amount"), compute, "amount")
 
             def threshold(values, ctx):
@@ -359,6 +403,10 @@ class Compiler:
             code = item.code
 
             milli_table = _milli_tree(table, compute)
+            if not isinstance(by, list):
+                fail("table 的 by 应为输入名列表", compute, "by")
+            specs = [self._input(name, compute, "by") for name in by]
+            self._check_table(milli_table, specs, compute, [], compute.get("table"))
 
             def table_amount(values, ctx):
                 node = milli_table
@@ -380,8 +428,30 @@ class Compiler:
             return table_amount, ()
         raise AssertionError(kind)
 
+    def _check_table(self, node, specs, compute, path, table_name):
+        """Every choice an input allows has a value in the table (at each level the table still
+        branches): a teacher's claim must never be the first to find a hole."""
+        if not isinstance(node, dict) or not specs:
+            return
+        spec = specs[0]
+        if spec.type == "choice":
+            missing = [c for c in spec.choices if c not in node]
+            if missing:
+                where_ = "".join(f"[{p}]" for p in path)
+                named = f"参数 {table_name}" if isinstance(table_name, str) else "table"
+                fail(f"计分表{named}{where_}缺少输入「{spec.name}」可选值 {'、'.join(missing)} 的分值"
+                     f"（本项目允许的取值：{'、'.join(spec.choices)}）", compute, "table")
+        for key, child in node.items():
+            self._check_table(child, specs[1:], compute, path + [key], table_name)
+
     def _item(self, item: CatalogueItem, index: int) -> CompiledItem:
         spec = item.rules
+        self._item_code = item.code
+        self._inputs = {s.name: s for s in item.inputs}
+        self._inputs.setdefault("certificate_no", InputSpec("certificate_no", "text", "证书编号", required=False))
+        if spec["compute"].get("kind") == "declared":
+            for measure in self.measures:
+                self._inputs.setdefault(measure, InputSpec(measure, "amount"))
         base, declared_measures = self._base(item)
         nm = self.nm
         zero = (0,) * nm
@@ -389,7 +459,10 @@ class Compiler:
         if "role_factor" in spec:
             rf = mapping(spec["role_factor"], f"{item.code}.role_factor", required=("input", "factors"),
                          optional=("levels",), parent=spec, key="role_factor")
-            factors = {k: Decimal(str(v)) for k, v in rf["factors"].items()}
+            self._input(rf["input"], rf, "input")
+            if not isinstance(rf["factors"], dict):
+                fail("role_factor.factors 应为映射：取值 → 系数", rf, "factors")
+            factors = {k: number_of(self.params, v, rf["factors"], k, "系数") for k, v in rf["factors"].items()}
             levels = frozenset(rf.get("levels", ())) or None
             role = (rf["input"], factors, levels)
         bonuses = []
@@ -460,7 +533,9 @@ class Compiler:
             minimums = cond["min"]
             if not isinstance(minimums, dict):
                 fail("min 应为映射：输入名 → 最小值", cond, "min")
-            pairs = [(k, Decimal(str(value_of(self.params, v, minimums, k)))) for k, v in minimums.items()]
+            for k in minimums:
+                self._numeric_input(k, minimums, k)
+            pairs = [(k, number_of(self.params, v, minimums, k, "最小值")) for k, v in minimums.items()]
             return (lambda values, ctx: all(values.get(k) is None or values[k] >= m for k, m in pairs)), reason
         if "teacher" in cond:
             preds = self._check_predicate(cond["teacher"], cond, "teacher")
@@ -469,7 +544,12 @@ class Compiler:
             window = value_of(self.params, cond.get("within"), cond, "within", "窗口")
             if not isinstance(window, dict) or set(window) != {"from", "to"}:
                 fail("within 应为窗口参数 {from: MM-DD, to: MM-DD}", cond, "within")
-            names = tuple(cond["dates"])
+            names = tuple(cond["dates"]) if isinstance(cond["dates"], list) else ()
+            if not names:
+                fail("dates 应为日期输入名的列表", cond, "dates")
+            for n in names:
+                if self._input(n, cond, "dates").type != "date":
+                    fail(f"dates 中的 {n!r} 不是日期（date）输入", cond, "dates")
             carried = cond.get("unfinished_counts_next")
             if carried is not None and (not isinstance(carried, str) or len(names) < 2):
                 fail("unfinished_counts_next 应为说明文字，且 dates 须给出开始与结束两个日期", cond,
@@ -519,9 +599,16 @@ class Compiler:
         for index, node in enumerate(rules.get("highest_of", ())):
             mapping(node, f"highest_of[{index}]", required=("name", "items"), optional=("key",),
                     parent=rules["highest_of"], key=index)
+            key = node.get("key")
             for code in self._item_codes(node, rules["highest_of"], index, items):
+                if key is not None:
+                    inputs = {s.name for s in self.catalogue[code].inputs} | {"certificate_no"}
+                    if key not in inputs:
+                        fail(f"highest_of「{node['name']}」的 key {key!r} 不是项目 {code} 的输入"
+                             f"（该项目的输入：{'、'.join(sorted(inputs))}）；拼错的键会把所有记录归为一组",
+                             node, "key")
                 items[code].highest_group = index
-                items[code].highest_key = node.get("key")
+                items[code].highest_key = key
             names.append(node["name"])
         return names
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from .errors import PluginDataError
 from .periods import check_day_spec, parse_month_day
+from .stages import missing_review_windows, unknown_stage_message
 from .types import (FLAG_LABELS, CaseSource, CatalogueItem, Category, CycleSpec, DatedValue,
                     InputSpec, Jurisdiction, Parameter, PeriodSpec, Reference, ReviewLevel,
                     StageWindow)
@@ -121,7 +122,7 @@ def load_plugin_folder(folder: str | Path, plugin_name: str) -> PluginData:
     review_path = folder / "review.yaml"
     levels, stages = ((), ())
     if review_path.exists():
-        levels, stages, workflow = _review(load_file(review_path), code, refs)
+        levels, stages, workflow = _review(load_file(review_path), code, refs, jurisdiction.workflow)
         if workflow:
             object.__setattr__(jurisdiction, "workflow", workflow)
     tests = folder / "tests"
@@ -342,30 +343,38 @@ def _window(value):
         check_day_spec(part)
 
 
-def _review(node, code, refs):
+def _review(node, code, refs, jurisdiction_workflow="declaration"):
     mapping(node, "review.yaml", optional=("workflow", "levels", "stages"))
     levels = []
     for index, level in enumerate(seq(node, "levels", "review.yaml")):
         ctx = f"levels[{index}]"
-        mapping(level, ctx, required=("name", "kinds"), optional=("optional",),
+        mapping(level, ctx, required=("name", "kinds"), optional=("optional", "no_deadline"),
                 parent=node["levels"], key=index)
+        if "no_deadline" in level:
+            text(level, "no_deadline", ctx)
         kinds = level["kinds"]
         if not isinstance(kinds, Seq) or not kinds or any(k not in NODE_LEVELS for k in kinds):
             fail(f"{ctx}.kinds 应为机构层级列表（{'、'.join(NODE_LEVELS)}）", level, "kinds")
         levels.append(ReviewLevel(code, index, text(level, "name", ctx), tuple(kinds),
-                                  bool(level.get("optional", False))))
+                                  bool(level.get("optional", False)), level.get("no_deadline")))
     stages = []
     stages_node = node.get("stages", Node())
     if "stages" in node and not isinstance(stages_node, Node):
         fail("stages 应为映射：阶段代码 → 定义", node, "stages")
     for stage, spec in stages_node.items():
         ctx = f"stages.{stage}"
+        unknown = unknown_stage_message(stage)
+        if unknown:
+            fail(unknown, stages_node, stage)
         mapping(spec, ctx, required=("name", "values"), optional=("reference",),
                 parent=stages_node, key=stage)
         stages.append(StageWindow(code, stage, text(spec, "name", ctx),
                                   dated_values(spec, "values", ctx, _window),
                                   _check_reference(spec.get("reference"), spec, "reference", refs)))
     workflow = node.get("workflow")
+    codes = {s.stage for s in stages}
+    for level, message in missing_review_windows(levels, codes, workflow or jurisdiction_workflow):
+        fail(message, node["levels"], level.order)
     return tuple(levels), tuple(stages), workflow
 
 

@@ -20,6 +20,7 @@ import pluggy
 from .engine import Assessor, JurisdictionBundle
 from .errors import JijiaoError, PluginConflictError, UnknownJurisdictionError
 from .facts import BUILTIN_PREDICATES
+from .stages import missing_review_windows, unknown_stage_message
 from .hookspecs import ENTRY_POINT_GROUP, HOOK_NAMES, PROJECT, JijiaoSpecs, hookimpl
 
 DISABLE_ENV = "JIJIAO_DISABLE_PLUGINS"
@@ -208,6 +209,15 @@ class Registry:
         """Compile every jurisdiction at every dated parameter value; return all failures."""
         problems = list(self.failures)
         for code in self.codes():
+            bundle = self.bundles[code]
+            for stage in bundle.stage_windows:
+                message = unknown_stage_message(stage.stage)
+                if message:
+                    problems.append(PluginFailure(self.owner[code], f"{code}: 阶段 {stage.stage}：{message}"))
+            codes = {s.stage for s in bundle.stage_windows}
+            for _level, message in missing_review_windows(bundle.review_levels, codes, bundle.jurisdiction.workflow):
+                if not any(message in p.reason for p in problems):
+                    problems.append(PluginFailure(self.owner[code], f"{code}: {message}"))
             try:
                 assessor = self.assessor(code)
                 assessor.check()

@@ -170,6 +170,7 @@ class ReviewLevel:
     name: str
     node_kinds: tuple[str, ...]
     optional: bool = False
+    no_deadline: str | None = None  # why no window governs this level (the notice sets none)
 
 
 @dataclass(frozen=True, slots=True)
