@@ -143,7 +143,9 @@ def cmd_plugins_check(args) -> int:
             continue
         if not any(p.plugin == registry.owner[code] for p in problems):
             bundle = registry.bundle(code)
-            print(f"✓ {code}（{registry.owner[code]}）：{len(bundle.items)} 个项目，{len(bundle.parameters)} 个参数")
+            earliest = registry.assessor(code).earliest_day()
+            since = f"；{earliest} 之前的期间按最早的参数值计算（结果中注明）" if earliest else ""
+            print(f"✓ {code}（{registry.owner[code]}）：{len(bundle.items)} 个项目，{len(bundle.parameters)} 个参数{since}")
     for problem in problems:
         print(f"✗ {problem.plugin}：{problem.reason}")
     return 1 if problems else 0

@@ -352,13 +352,23 @@ class Compiler:
             measures = self.measures
 
             def custom(values, ctx):
-                result = function(values, params, ctx)
-                if result is None or isinstance(result, bool) or not isinstance(result, (int, float, Decimal, str, dict)):
+                try:
+                    result = function(values, params, ctx)
+                except (InputError, PluginDataError):
+                    raise
+                except Exception as exc:  # a plugin's bug: name it, with the catalogue line that uses it
+                    raise PluginDataError(f"自定义计算 {name} 出错：{type(exc).__name__}: {exc}",
+                                          **where(compute, "function")) from exc
+                if result is None or isinstance(result, bool) or not isinstance(result, (int, float, Decimal, dict)):
                     raise PluginDataError(f"自定义计算 {name} 返回了 {type(result).__name__}，应为数字或 {{度量: 数字}}",
                                           **where(compute, "function"))
-                if isinstance(result, dict):
-                    return tuple(to_milli(parse_decimal(result.get(m, 0))) for m in measures)
-                return (to_milli(parse_decimal(result)),) + zero[1:]
+                try:
+                    if isinstance(result, dict):
+                        return tuple(to_milli(parse_decimal(result.get(m, 0))) for m in measures)
+                    return (to_milli(parse_decimal(result)),) + zero[1:]
+                except NumberError as exc:
+                    raise PluginDataError(f"自定义计算 {name} 的结果 {result!r} 无效：{exc}",
+                                          **where(compute, "function")) from None
             return custom, ()
         count = self._per(compute, spec)
         if kind == "fixed":

@@ -238,8 +238,9 @@ class Assessor:
         exempt_reason = self._exemption(rules_now, claims, by_period.get(period.key, ()), period, state)
         result = self._judge(rules_now, current, cycle_acc if self.j.cycle else None, ctx, year,
                              exempt_reason, pace_years=None)
-        return self._finish(result, period.key, rules_now, current, cycle_acc if self.j.cycle else None,
-                            by_period.get(period.key, ()), claims, state, year, explain)
+        return self._early(sequence[0].start, self._finish(
+            result, period.key, rules_now, current, cycle_acc if self.j.cycle else None,
+            by_period.get(period.key, ()), claims, state, year, explain))
 
     def _assess_personal(self, period_key, teacher, claims, explain) -> Assessment:
         if period_key != PERSONAL_CYCLE_KEY:
@@ -271,7 +272,8 @@ class Assessor:
             pace_years.append((k, cumulative))
         exempt_reason = self._exemption(rules, claims, inside, cycle, state)
         result = self._judge(rules, totals, None, ctx, None, exempt_reason, pace_years=pace_years)
-        return self._finish(result, PERSONAL_CYCLE_KEY, rules, totals, None, inside, claims, state, None, explain)
+        return self._early(cycle.start, self._finish(result, PERSONAL_CYCLE_KEY, rules, totals, None, inside,
+                                                     claims, state, None, explain))
 
     def assess_unit(self, period_key: str, results: list[tuple[Any, Assessment]]) -> UnitAssessment:
         """Organisation-level rules over ``(teacher_ref, assessment)`` pairs of one unit and period:
@@ -300,6 +302,21 @@ class Assessor:
                               failed, flags, reasons)
 
     # -- helpers ----------------------------------------------------------------------------
+    def earliest_day(self) -> date | None:
+        """The first day every parameter has a dated value: an earlier period is assessed with the
+        earliest values, and the result says so (``plugins check`` shows this day)."""
+        firsts = [p.values[0].start for p in self.bundle.parameters.values() if p.values]
+        return max(firsts) if firsts else None
+
+    def _early(self, day: date, result: Assessment) -> Assessment:
+        """Note in the result each parameter whose first dated value starts after ``day``."""
+        early = [p for p in self.bundle.parameters.values() if p.values and day < p.values[0].start]
+        if early:
+            names = "、".join(f"{p.name}（自 {p.values[0].start} 起）" for p in early)
+            result.annotations.insert(0, f"注意：考核自 {day} 起的期间，但参数 {names} 在此之前没有取值，"
+                                         f"按其最早的取值计算；这些参数的规定可能尚未施行")
+        return result
+
     def _holds(self, teacher, period):
         predicates = self._predicates
         cache: dict[str, bool] = {}

@@ -127,3 +127,15 @@ class JijiaoSpecs:
 
 
 HOOK_NAMES = tuple(name for name in vars(JijiaoSpecs) if name.startswith("jijiao_"))
+
+# The record type each hook yields (the manager refuses anything else, naming the plugin).
+HOOK_RECORDS = {
+    "jijiao_jurisdictions": Jurisdiction,
+    "jijiao_catalogue": CatalogueItem,
+    "jijiao_parameters": Parameter,
+    "jijiao_calculators": Calculator,
+    "jijiao_predicates": Predicate,
+    "jijiao_review_levels": ReviewLevel,
+    "jijiao_stage_windows": StageWindow,
+    "jijiao_rule_cases": CaseSource,
+}
