@@ -28,6 +28,21 @@ from .yamlstrict import Node, Seq, load_file, where
 NODE_LEVELS = ("province", "city", "district", "town", "school")
 CHANNELS = ("declaration", "organiser", "school", "auto", "platform")
 INPUT_TYPES = ("amount", "number", "integer", "text", "bool", "date", "choice", "numbers", "period")
+# What each input type accepts and when to use it (docs/plugin-api.md is generated from this).
+INPUT_TYPE_DOCS = {
+    "amount": "hours or credits the teacher declares, at most 2 decimals (10, 2.5, “10学时”); use it for a "
+              "measure: a declared item's `hours`/`credits` are amount inputs automatically",
+    "number": "any other non-negative quantity with decimals: days, months, points, minutes",
+    "integer": "a whole count: lessons, sessions, terms; 2.5 is refused",
+    "text": "free text (a title, a topic); the key of a `highest_of` group is usually text",
+    "bool": "true/false (是/否)",
+    "date": "a day, YYYY-MM-DD (2024年9月1日 and 2024/9/1 are accepted)",
+    "choice": "one of `choices` (codes); `level`, `award`, `role` are choice types with fixed vocabularies "
+              "and accept Chinese names (县级 → county, 一等奖 → first)",
+    "numbers": "a list of numbers, `length` fixed (four quarters' points)",
+    "period": "a period key of the jurisdiction (\"2025\", \"2024-2025\"); with `period_from` it assigns the claim",
+}
+
 COMPUTE_KINDS = ("declared", "fixed", "table", "threshold", "none", "custom")
 VOCABULARY = {
     "level": ("school", "town", "county", "city", "province", "national"),

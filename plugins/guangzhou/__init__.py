@@ -5,6 +5,7 @@ All of 广州's rules are data: see the YAML files beside this module.
 
 from pathlib import Path
 
-from core.declarative import DeclarativePlugin
+from jijiao import DeclarativePlugin
+
 
 plugin = DeclarativePlugin(Path(__file__).parent, "guangzhou")

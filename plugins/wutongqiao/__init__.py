@@ -6,9 +6,7 @@ Everything is data except 学习强国, whose quarters-and-total rule data canno
 from decimal import Decimal
 from pathlib import Path
 
-from core.declarative import DeclarativePlugin
-from core.hookspecs import hookimpl
-from core.types import Calculator
+from jijiao import Calculator, DeclarativePlugin, hookimpl
 
 
 def xuexiqiangguo(inputs, params, context) -> Decimal:
