@@ -116,17 +116,34 @@ def cmd_plugins_show(args) -> int:
         print(f"  {p.name}：{p.description}{assumed}" + (f"  来源：{p.reference}" if p.reference else ""))
         for dv in p.values:
             print(f"      自 {dv.start}：{json.dumps(dv.value, ensure_ascii=False)}")
+    print("对通知的理解（可两读之处）：" if j.readings else "对通知的理解：未列出可两读之处")
+    for number, reading in enumerate(j.readings, 1):
+        print(f"  {number}. {reading.topic}")
+        print(f"     通知：{reading.notice}")
+        print(f"     采用：{reading.reading}")
+        print(f"     理由：{reading.reason}")
+        if reading.parameter:
+            values = "；".join(f"自 {dv.start}：{json.dumps(dv.value, ensure_ascii=False)}"
+                              for dv in bundle.parameters[reading.parameter].values)
+            print(f"     参数：{reading.parameter}（{values}）")
     if bundle.review_levels:
         print("审核层级：")
         for level in bundle.review_levels:
-            print(f"  {level.order + 1}. {level.name}（{'/'.join(level.node_kinds)}）" + ("，可跳过" if level.optional else ""))
+            print(f"  {level.order + 1}. {level.name}（{'/'.join(level.node_kinds)}）" + ("，可跳过" if level.optional else "")
+                  + (f"；无时限：{level.no_deadline}" if level.no_deadline else ""))
     if bundle.stage_windows:
         print("阶段时间：")
         for stage in bundle.stage_windows:
             print(f"  {stage.stage}：{stage.name}")
             for dv in stage.values:
-                print(f"      自 {dv.start}：{dv.value.get('opens', '期间开始')} 至 {dv.value['closes']}")
+                print(f"      自 {dv.start}：{_day(dv.value.get('opens', '期间开始'))} 至 {_day(dv.value['closes'])}（含）")
     return 0
+
+
+def _day(spec) -> str:
+    """A window day as people read it: "next 01-31" → 次年01-31."""
+    text = str(spec)
+    return "次年" + text[5:] if text.startswith("next ") else text
 
 
 def cmd_plugins_check(args) -> int:

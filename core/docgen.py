@@ -83,7 +83,7 @@ def generate() -> str:
         out += [f"### `{name}() -> Iterable[{record}]`", "", _docstring_to_markdown(spec.__doc__), ""]
     out += ["## Records", "", "All records are frozen dataclasses, imported from `jijiao`.", ""]
     shown = list(dict.fromkeys(list(HOOK_RECORDS.values()) + [
-        types.InputSpec, types.DatedValue, types.Category, types.PeriodSpec, types.CycleSpec, types.Reference]))
+        types.InputSpec, types.DatedValue, types.Reading, types.Category, types.PeriodSpec, types.CycleSpec, types.Reference]))
     for cls in shown:
         out += _record(cls)
     out += ["## Stage codes", "",

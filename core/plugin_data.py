@@ -21,7 +21,7 @@ from .errors import PluginDataError
 from .periods import check_day_spec, parse_month_day
 from .stages import missing_review_windows, unknown_stage_message
 from .types import (FLAG_LABELS, CaseSource, CatalogueItem, Category, CycleSpec, DatedValue,
-                    InputSpec, Jurisdiction, Parameter, PeriodSpec, Reference, ReviewLevel,
+                    InputSpec, Jurisdiction, Parameter, PeriodSpec, Reading, Reference, ReviewLevel,
                     StageWindow)
 from .yamlstrict import Node, Seq, load_file, where
 
@@ -134,6 +134,12 @@ def load_plugin_folder(folder: str | Path, plugin_name: str) -> PluginData:
     items = _catalogue(load_file(folder / "catalogue.yaml"), code, categories, refs)
     params_path = folder / "parameters.yaml"
     parameters = _parameters(load_file(params_path), code, refs) if params_path.exists() else ()
+    names = {p.name for p in parameters}
+    for index, reading in enumerate(jurisdiction.readings):
+        if reading.parameter is not None and reading.parameter not in names:
+            readings_node = jur_node["readings"]
+            fail(f"readings[{index}].parameter 引用了未定义的参数 {reading.parameter!r}",
+                 readings_node[index], "parameter")
     review_path = folder / "review.yaml"
     levels, stages = ((), ())
     if review_path.exists():
@@ -160,7 +166,7 @@ def _jurisdiction(node, plugin_name: str) -> Jurisdiction:
     ctx = "jurisdiction.yaml"
     mapping(node, ctx, required=("code", "name", "level", "period", "measures", "categories"),
             optional=("description", "references", "cycle", "requirements", "caps", "highest_of",
-                      "carry_over", "not_assessed", "on_fail", "flags", "workflow", "unit_rules"))
+                      "carry_over", "not_assessed", "on_fail", "flags", "workflow", "unit_rules", "readings"))
     code = text(node, "code", ctx)
     if not code.isidentifier() or code != code.lower():
         fail("code 应为小写英文标识符（如 demo_county）", node, "code")
@@ -232,8 +238,16 @@ def _jurisdiction(node, plugin_name: str) -> Jurisdiction:
         if key in node:
             rules[key] = node[key]
             rules.key_lines[key] = node.line_of(key)
+    readings = []
+    for index, reading in enumerate(seq(node, "readings", ctx)):
+        rctx = f"readings[{index}]"
+        mapping(reading, rctx, required=("topic", "notice", "reading", "reason"), optional=("parameter",),
+                parent=node["readings"], key=index)
+        readings.append(Reading(*(text(reading, k, rctx) for k in ("topic", "notice", "reading", "reason")),
+                                text(reading, "parameter", rctx, required=False)))
     return Jurisdiction(
         code=code, name=text(node, "name", ctx), plugin=plugin_name, level=level,
+        readings=tuple(readings),
         period=PeriodSpec(kind, starts, years), measures=tuple(measures),
         categories=tuple(categories), rules=rules, cycle=cycle, references=tuple(references),
         flags=flags, workflow=node.get("workflow", "declaration"),
