@@ -157,7 +157,7 @@ def test_plugins_show_gives_both_values_of_the_dated_parameter(installed, tmp_pa
     assert "来源：notice2024 一" in section.splitlines()[0], _show(proc)
     assert section.splitlines()[1:3] == ["      自 2019-09-01：60", "      自 2024-09-01：72"], _show(proc)
     assert "1. 学校审核（school）" in out and "2. 县教师发展中心认定（district）" in out, _show(proc)
-    assert "自 2019-09-01：09-01 至 next 09-15" in out, _show(proc)
+    assert "自 2019-09-01：09-01 至 次年09-15（含）" in out, _show(proc)
 
 
 def test_cases_without_a_path_run_the_installed_plugins_cases(installed, tmp_path):
