@@ -46,6 +46,14 @@ def cmd_audit_verify(args) -> int:
     return 1
 
 
+def _min_teachers() -> int:
+    try:
+        from demo.province import MIN_TEACHERS
+        return MIN_TEACHERS
+    except Exception:  # noqa: BLE001 - help text only
+        return 1
+
+
 def cmd_demo(args) -> int:
     from .db.base import database_url
     from .db.migrate import upgrade
@@ -53,6 +61,10 @@ def cmd_demo(args) -> int:
     url = database_url(args.database)
     upgrade(url)
     platform = _platform(args)
+    if args.jurisdiction:  # any installed plugin, a third-party one included (demo/jurisdiction.py)
+        from demo.jurisdiction import build_jurisdiction_demo
+        print(build_jurisdiction_demo(platform, args.jurisdiction, progress=lambda m: print(m, flush=True)).describe())
+        return 0
     summary = build_demo(platform, teachers=args.teachers, reset=args.reset, progress=lambda m: print(m, flush=True))
     print(summary.describe())
     return 0
@@ -117,7 +129,10 @@ def extend(sub) -> None:
 
     p = sub.add_parser("demo", help="建立演示省份（机构树、教师、各状态的申报、各角色账号）")
     database(p)
-    p.add_argument("--teachers", type=int, default=20_000)
+    p.add_argument("--teachers", type=int, default=20_000,
+                   help="演示省份的教师人数（默认 20000，至少 MIN 名）".replace("MIN", str(_min_teachers())))
+    p.add_argument("--jurisdiction", metavar="CODE",
+                   help="只为这个地区（任何已安装的插件）建立小型演示：审核链、阶段时间、各状态的记录")
     p.add_argument("--reset", action="store_true", help="先清空数据库中的全部数据")
     p.set_defaults(func=cmd_demo)
 
