@@ -281,6 +281,9 @@ def format_result(result: Assessment, name: str | None = None) -> str:
         lines.append("  逐条说明：")
     for c in result.claims:
         declared = f"申报 {_amounts(c.declared)}，" if c.declared else ""
+        if not declared and c.inputs:
+            declared = "填写 " + "、".join(f"{k} {_show(v) if not isinstance(v, str) else v}"
+                                          for k, v in c.inputs.items()) + "，"
         lines.append(f"  {c.index + 1}. {c.item_name}（{c.item}，{c.period or '—'}）：{declared}"
                      f"计算 {_amounts(c.computed)}，计入 {_amounts(c.counted)}")
         for note in c.notes:

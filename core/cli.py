@@ -79,13 +79,27 @@ def cmd_cases(args) -> int:
 
 def cmd_plugins_list(args) -> int:
     registry = _registry()
+    rows = []
     for info in registry.plugins():
         source = f"{info.distribution} {info.version}" if info.distribution else "（直接注册）"
-        codes = "、".join(info.jurisdictions) or "—"
-        print(f"{info.name:<16} {source:<22} 地区：{codes}")
-    for failure in registry.failures:
-        print(f"{failure.plugin:<16} 加载失败：{failure.reason}")
+        rows.append((info.name, source, f"地区：{'、'.join(info.jurisdictions) or '—'}"))
+    rows += [(failure.plugin, "", f"加载失败：{failure.reason}") for failure in registry.failures]
+    # Columns as wide as their longest cell (a long distribution name must not shift the next column).
+    name_width = max([_width(r[0]) for r in rows] + [1])
+    source_width = max([_width(r[1]) for r in rows] + [1])
+    for name, source, rest in rows:
+        print(f"{_pad(name, name_width)}  {_pad(source, source_width)}  {rest}".rstrip())
     return 0
+
+
+def _width(text: str) -> int:
+    """Display width in a terminal: CJK characters take two columns."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
 
 
 def cmd_plugins_show(args) -> int:

@@ -115,6 +115,7 @@ class CompiledItem:
     period_from: str | None = None
     period_of_date: str | None = None
     note: str | None = None
+    amount_inputs: frozenset = frozenset()
 
 
 @dataclass
@@ -518,6 +519,7 @@ class Compiler:
             category_index=self.categories.index(item.category), index=index, amount=amount,
             declared_measures=declared_measures, exemption=exemption,
             period_from=spec.get("period_from"), period_of_date=self._period_of_date(item),
+            amount_inputs=amount_names,
             note=spec.get("note"),
         )
 

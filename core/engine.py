@@ -39,6 +39,7 @@ class ClaimExplanation:
     counted: dict[str, Decimal]
     notes: list[str]
     ref: Any = None
+    inputs: dict | None = None  # what the claim gave, for an item that does not declare its amount
 
     def to_dict(self) -> dict:
         def nums(d):
@@ -79,6 +80,13 @@ class Assessment:
         if explain:
             out["claims"] = [c.to_dict() for c in self.claims]
         return out
+
+
+def _shown_inputs(values: dict, item) -> dict:
+    """The inputs a person gave, as they wrote them (amounts back from milli-units)."""
+    amounts = set(getattr(item, "amount_inputs", ()) or ())
+    return {k: (from_milli(v) if k in amounts and isinstance(v, int) else v)
+            for k, v in values.items() if k != "certificate_no"}
 
 
 def _json(value: Decimal):
@@ -664,5 +672,6 @@ class _Run:
                 computed={m: from_milli(v) for m, v in zip(measures, computed)},
                 counted={m: from_milli(v) for m, v in zip(measures, counted)},
                 notes=self.notes.get(index, []), ref=claim.ref,
+                inputs=None if declared is not None else _shown_inputs(claim.values, item),
             ))
         return out
