@@ -664,7 +664,8 @@ class _Run:
             counted = self.counted[index] or (0,) * self.nm
             declared = None
             if item is not None and item.declared_measures:
-                declared = {m: from_milli(claim.values[m]) for m in item.declared_measures if m in claim.values}
+                declared = {m: (from_milli(claim.values[m]) if m in item.amount_inputs else Decimal(claim.values[m]))
+                            for m in item.declared_measures if m in claim.values}
             out.append(ClaimExplanation(
                 index=index, item=claim.item, item_name=item.name if item else claim.item,
                 period=self.periods[index] or claim.period,

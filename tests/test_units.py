@@ -149,3 +149,18 @@ def test_every_kind_and_input_type_scales_linearly_and_never_exceeds_arithmetic(
 def test_fractional_declared_values_keep_their_units(tmp_path, input_type):
     folder = _plugin(tmp_path, "{kind: declared, convert: [{input: x, factor: 6}]}", input_type)
     assert _computed(_assessor(folder), "1.5") == 9
+
+
+def test_declared_measure_written_as_a_number_input(tmp_path):
+    """A declared item whose `hours` input is written `type: number` counts 3 hours, not 0.003."""
+    folder = tmp_path / "declared"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "jurisdiction.yaml").write_text(JURISDICTION, encoding="utf-8")
+    (folder / "catalogue.yaml").write_text(
+        "items:\n  peixun.item:\n    name: 培训\n    channel: declaration\n    inputs:\n"
+        "      hours: {type: number}\n    compute: declared\n", encoding="utf-8")
+    registry = load_registry(entry_points=False, extra={"u": DeclarativePlugin(folder, "u")})
+    assessor = registry.assessor(CODE)
+    result = assessor.assess("2025", Teacher(), assessor.parse_claims([{"item": "peixun.item", "hours": 3}]))
+    explained = result.claims[0]
+    assert (explained.declared, explained.computed, result.totals) == ({"hours": 3}, {"hours": 3}, {"hours": 3})
