@@ -19,7 +19,11 @@ from .yamlstrict import Node, Seq, load_file
 
 CASE_KEYS = ("name", "jurisdiction", "period", "teacher", "claims", "expect", "description")
 EXPECT_KEYS = ("totals", "categories", "passed", "flags", "carry_over", "cycle_totals", "cycle_passed",
-               "exempt", "reasons")
+               "exempt", "reasons", "claims")
+# What one claim computed (before highest_of and caps) and counted (after them), per claim, in
+# the order of the case's claims: a number (the primary measure) or {measure: number}; ``notes``
+# a list of texts each of which must appear in one of the claim's notes; ``item`` its item code.
+CLAIM_EXPECT_KEYS = ("item", "declared", "computed", "counted", "notes")
 
 
 @dataclass
@@ -64,9 +68,49 @@ def load_cases(path: str | Path) -> list[RuleCase]:
             if bad:
                 raise PluginDataError(f"expect 中未知的键 {bad[0]!r}（可用：{'、'.join(EXPECT_KEYS)}）",
                                       file=str(path), line=expect.line_of(bad[0]))
+            _check_expect_shapes(expect, raw, str(path))
         cases.append(RuleCase(str(raw["name"]), str(raw["jurisdiction"]), str(raw["period"]),
                               raw.get("teacher"), raw.get("claims"), expect, str(path), raw.line))
     return cases
+
+
+def _check_expect_shapes(expect: Node, case: Node, path: str) -> None:
+    """Refuse an ``expect`` whose values have the wrong shape, with the line (not a TypeError)."""
+    def refuse(key, message):
+        raise PluginDataError(f"expect.{key} {message}", file=path, line=expect.line_of(key))
+    for key in ("flags", "reasons"):
+        if key in expect and expect[key] is not None and not isinstance(expect[key], Seq):
+            refuse(key, "应为列表（如 [] 或 [no_excellent]）")
+        if isinstance(expect.get(key), Seq) and not all(isinstance(v, str) for v in expect[key]):
+            refuse(key, "的每一项应为文本")
+    for key in ("totals", "categories", "cycle_totals", "carry_over"):
+        if key in expect and expect[key] is not None and not isinstance(expect[key], Node):
+            refuse(key, "应为映射（如 {hours: 72}）")
+    if key := next((k for k in ("totals", "categories", "cycle_totals") if k in expect and expect[k] is None), None):
+        refuse(key, "应为映射（如 {hours: 72}）")
+    for key in ("passed", "cycle_passed", "exempt"):
+        if key in expect and expect[key] not in (True, False, None):
+            refuse(key, "应为 true、false 或 null")
+    if "claims" in expect:
+        claims = expect["claims"]
+        if not isinstance(claims, Seq):
+            refuse("claims", "应为列表：按案例 claims 的顺序，每条一项（{computed, counted, notes}）")
+        given = case.get("claims")
+        if isinstance(given, list) and len(claims) != len(given):
+            refuse("claims", f"应有 {len(given)} 项（与案例的 claims 一一对应），实际 {len(claims)} 项")
+        for index, entry in enumerate(claims):
+            line = claims.line_of(index)
+            if entry is None:
+                continue
+            if not isinstance(entry, Node):
+                raise PluginDataError(f"expect.claims[{index}] 应为映射（可用：{'、'.join(CLAIM_EXPECT_KEYS)}）",
+                                      file=path, line=line)
+            bad = [k for k in entry if k not in CLAIM_EXPECT_KEYS]
+            if bad:
+                raise PluginDataError(f"expect.claims[{index}] 中未知的键 {bad[0]!r}（可用：{'、'.join(CLAIM_EXPECT_KEYS)}）",
+                                      file=path, line=entry.line_of(bad[0]))
+            if "notes" in entry and not (isinstance(entry["notes"], Seq) and all(isinstance(n, str) for n in entry["notes"])):
+                raise PluginDataError(f"expect.claims[{index}].notes 应为文本列表", file=path, line=entry.line_of("notes"))
 
 
 def case_files(paths) -> list[Path]:
@@ -167,7 +211,33 @@ def compare(expect: dict, result: Assessment) -> list[str]:
         for text in expect["reasons"] or ():
             if not any(str(text) in reason for reason in result.reasons):
                 diffs.append(f"reasons: 没有包含「{text}」的原因（实际：{result.reasons}）")
+    if "claims" in expect:
+        _compare_claims(expect["claims"] or [], result, diffs)
     return diffs
+
+
+def _compare_claims(expected: list, result: Assessment, diffs: list[str]) -> None:
+    primary = next(iter(result.totals), None)
+    if len(expected) != len(result.claims):
+        diffs.append(f"claims: 期望 {len(expected)} 条说明，实际 {len(result.claims)} 条")
+        return
+    for index, (want, got) in enumerate(zip(expected, result.claims)):
+        if not want:
+            continue
+        path = f"claims[{index}]"
+        if "item" in want and str(want["item"]) != got.item:
+            diffs.append(f"{path}.item: 期望 {want['item']}，实际 {got.item}")
+        for key in ("declared", "computed", "counted"):
+            if key not in want:
+                continue
+            value = want[key]
+            actual = getattr(got, key) or {}
+            if not isinstance(value, dict):
+                value = {primary: value}
+            _compare_numbers(value, actual, f"{path}.{key}", diffs)
+        for text in want.get("notes") or ():
+            if not any(str(text) in note for note in got.notes):
+                diffs.append(f"{path}.notes: 没有包含「{text}」的说明（实际：{got.notes}）")
 
 
 WORDS = {"hours": "学时", "credits": "学分"}
@@ -211,6 +281,9 @@ def format_result(result: Assessment, name: str | None = None) -> str:
         lines.append("  逐条说明：")
     for c in result.claims:
         declared = f"申报 {_amounts(c.declared)}，" if c.declared else ""
+        if not declared and c.inputs:
+            declared = "填写 " + "、".join(f"{k} {_show(v) if not isinstance(v, str) else v}"
+                                          for k, v in c.inputs.items()) + "，"
         lines.append(f"  {c.index + 1}. {c.item_name}（{c.item}，{c.period or '—'}）：{declared}"
                      f"计算 {_amounts(c.computed)}，计入 {_amounts(c.counted)}")
         for note in c.notes:

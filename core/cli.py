@@ -79,13 +79,27 @@ def cmd_cases(args) -> int:
 
 def cmd_plugins_list(args) -> int:
     registry = _registry()
+    rows = []
     for info in registry.plugins():
         source = f"{info.distribution} {info.version}" if info.distribution else "（直接注册）"
-        codes = "、".join(info.jurisdictions) or "—"
-        print(f"{info.name:<16} {source:<22} 地区：{codes}")
-    for failure in registry.failures:
-        print(f"{failure.plugin:<16} 加载失败：{failure.reason}")
+        rows.append((info.name, source, f"地区：{'、'.join(info.jurisdictions) or '—'}"))
+    rows += [(failure.plugin, "", f"加载失败：{failure.reason}") for failure in registry.failures]
+    # Columns as wide as their longest cell (a long distribution name must not shift the next column).
+    name_width = max([_width(r[0]) for r in rows] + [1])
+    source_width = max([_width(r[1]) for r in rows] + [1])
+    for name, source, rest in rows:
+        print(f"{_pad(name, name_width)}  {_pad(source, source_width)}  {rest}".rstrip())
     return 0
+
+
+def _width(text: str) -> int:
+    """Display width in a terminal: CJK characters take two columns."""
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
 
 
 def cmd_plugins_show(args) -> int:
@@ -116,17 +130,34 @@ def cmd_plugins_show(args) -> int:
         print(f"  {p.name}：{p.description}{assumed}" + (f"  来源：{p.reference}" if p.reference else ""))
         for dv in p.values:
             print(f"      自 {dv.start}：{json.dumps(dv.value, ensure_ascii=False)}")
+    print("对通知的理解（可两读之处）：" if j.readings else "对通知的理解：未列出可两读之处")
+    for number, reading in enumerate(j.readings, 1):
+        print(f"  {number}. {reading.topic}")
+        print(f"     通知：{reading.notice}")
+        print(f"     采用：{reading.reading}")
+        print(f"     理由：{reading.reason}")
+        if reading.parameter:
+            values = "；".join(f"自 {dv.start}：{json.dumps(dv.value, ensure_ascii=False)}"
+                              for dv in bundle.parameters[reading.parameter].values)
+            print(f"     参数：{reading.parameter}（{values}）")
     if bundle.review_levels:
         print("审核层级：")
         for level in bundle.review_levels:
-            print(f"  {level.order + 1}. {level.name}（{'/'.join(level.node_kinds)}）" + ("，可跳过" if level.optional else ""))
+            print(f"  {level.order + 1}. {level.name}（{'/'.join(level.node_kinds)}）" + ("，可跳过" if level.optional else "")
+                  + (f"；无时限：{level.no_deadline}" if level.no_deadline else ""))
     if bundle.stage_windows:
         print("阶段时间：")
         for stage in bundle.stage_windows:
             print(f"  {stage.stage}：{stage.name}")
             for dv in stage.values:
-                print(f"      自 {dv.start}：{dv.value.get('opens', '期间开始')} 至 {dv.value['closes']}")
+                print(f"      自 {dv.start}：{_day(dv.value.get('opens', '期间开始'))} 至 {_day(dv.value['closes'])}（含）")
     return 0
+
+
+def _day(spec) -> str:
+    """A window day as people read it: "next 01-31" → 次年01-31."""
+    text = str(spec)
+    return "次年" + text[5:] if text.startswith("next ") else text
 
 
 def cmd_plugins_check(args) -> int:
@@ -143,7 +174,9 @@ def cmd_plugins_check(args) -> int:
             continue
         if not any(p.plugin == registry.owner[code] for p in problems):
             bundle = registry.bundle(code)
-            print(f"✓ {code}（{registry.owner[code]}）：{len(bundle.items)} 个项目，{len(bundle.parameters)} 个参数")
+            earliest = registry.assessor(code).earliest_day()
+            since = f"；{earliest} 之前的期间按最早的参数值计算（结果中注明）" if earliest else ""
+            print(f"✓ {code}（{registry.owner[code]}）：{len(bundle.items)} 个项目，{len(bundle.parameters)} 个参数{since}")
     for problem in problems:
         print(f"✗ {problem.plugin}：{problem.reason}")
     return 1 if problems else 0

@@ -54,6 +54,14 @@ def _accounts_file(url: str):
     return instance_dir() / f"demo-accounts-{hashlib.sha1(url.encode()).hexdigest()[:10]}.json"
 
 
+def _min_teachers() -> int:
+    try:
+        from demo.province import MIN_TEACHERS
+        return MIN_TEACHERS
+    except Exception:  # noqa: BLE001 - help text only
+        return 1
+
+
 def cmd_demo(args) -> int:
     import json
     from dataclasses import asdict
@@ -64,6 +72,10 @@ def cmd_demo(args) -> int:
     url = check_database(args.database, migrated=False)
     upgrade(url)
     platform = _platform(args)
+    if args.jurisdiction:  # any installed plugin, a third-party one included (demo/jurisdiction.py)
+        from demo.jurisdiction import build_jurisdiction_demo
+        print(build_jurisdiction_demo(platform, args.jurisdiction, progress=lambda m: print(m, flush=True)).describe())
+        return 0
     accounts = _accounts_file(url)
     if args.if_missing and not args.reset and _has_teachers(platform):
         print(f"演示数据已存在，直接使用（{_safe(url)}）；要重建请运行 jijiao demo --reset")
@@ -193,7 +205,10 @@ def extend(sub) -> None:
 
     p = sub.add_parser("demo", help="建立演示省份（机构树、教师、各状态的申报、各角色账号）")
     database(p)
-    p.add_argument("--teachers", type=int, default=20_000)
+    p.add_argument("--teachers", type=int, default=20_000,
+                   help="演示省份的教师人数（默认 20000，至少 MIN 名）".replace("MIN", str(_min_teachers())))
+    p.add_argument("--jurisdiction", metavar="CODE",
+                   help="只为这个地区（任何已安装的插件）建立小型演示：审核链、阶段时间、各状态的记录")
     p.add_argument("--reset", action="store_true", help="先清空数据库中的全部数据")
     p.add_argument("--if-missing", action="store_true", help="数据库里已有演示数据时直接使用，不重建")
     p.set_defaults(func=cmd_demo)

@@ -15,10 +15,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from .errors import InputError, PluginDataError
-from .numbers import SCALE, NumberError, fmt, parse_decimal, to_milli
-from .periods import Period, resolve_day
+from .numbers import SCALE, NumberError, fmt, from_milli, parse_decimal, to_milli
+from .periods import Calendar, Period, resolve_day
 from .plugin_data import fail, mapping, value_of
-from .types import CatalogueItem, Jurisdiction, Parameter
+from .yamlstrict import where
+from .types import CatalogueItem, InputSpec, Jurisdiction, Parameter
 
 MEASURE_WORDS = {"hours": "学时", "credits": "学分"}
 
@@ -33,6 +34,22 @@ class ClaimContext:
     holds: Callable[[str], bool]  # predicate name -> holds for this teacher in this period
 
 
+def number_of(params, raw, node, key, what="数值", *, integer=False, positive=False) -> Decimal:
+    """A literal number or the number a parameter names, or a PluginDataError with the line that
+    uses it (never ``InvalidOperation``): ``min: pass_tota`` → 未定义的参数; a table or text → 不是数字."""
+    value = value_of(params, raw, node, key, what)
+    named = f"（参数 {raw!r} 的值为 {value!r}）" if isinstance(raw, str) else ""
+    try:
+        number = parse_decimal(value)
+    except NumberError as exc:
+        fail(f"{what}应为数字{named}：{exc}", node, key)
+    if integer and number != number.to_integral_value():
+        fail(f"{what}应为整数{named}", node, key)
+    if positive and number <= 0:
+        fail(f"{what}应为正数{named}", node, key)
+    return number
+
+
 def milli_of(value, node, key, what="数值") -> int | None:
     if value is None:
         return None
@@ -40,6 +57,15 @@ def milli_of(value, node, key, what="数值") -> int | None:
         return to_milli(parse_decimal(value))
     except NumberError as exc:
         fail(f"{what} 无效：{exc}", node, key)
+
+
+def _unit_view(values: dict, amount_names: frozenset) -> dict:
+    """The claim's inputs as a person wrote them: ``amount`` inputs are kept in milli-units by the
+    parser (2.5 hours = 2500) and are handed to every computation, condition and calculator as
+    Decimal units (2.5), like ``number`` inputs. Only the engine's own sums are in milli-units."""
+    if not amount_names or amount_names.isdisjoint(values):
+        return values
+    return {k: (from_milli(v) if k in amount_names and isinstance(v, int) else v) for k, v in values.items()}
 
 
 def _scale(amount: int, factor) -> int:
@@ -87,7 +113,9 @@ class CompiledItem:
     buckets: tuple[int, ...] = ()
     exemption: dict | None = None
     period_from: str | None = None
+    period_of_date: str | None = None
     note: str | None = None
+    amount_inputs: frozenset = frozenset()
 
 
 @dataclass
@@ -233,7 +261,12 @@ class Compiler:
             if name == "teacher":
                 preds = self._check_predicate(expected, node, name)
                 tests.append(lambda values, ctx, preds=preds: all(ctx.holds(p) for p in preds))
-            elif isinstance(expected, list):
+                continue
+            spec = self._input(name, node, name)
+            for value in (expected if isinstance(expected, list) else [expected]):
+                if spec.type == "choice" and str(value) not in spec.choices:
+                    fail(f"when 中 {name} 的取值 {value!r} 不是该输入的可选值（{'、'.join(spec.choices)}）", node, name)
+            if isinstance(expected, list):
                 allowed = frozenset(expected)
                 tests.append(lambda values, ctx, name=name, allowed=allowed: values.get(name) in allowed)
             else:
@@ -246,8 +279,11 @@ class Compiler:
             return None
         unit = compute.get("unit", 1)
         max_count = compute.get("max_count")
-        if not isinstance(unit, int) or unit < 1:
+        if not isinstance(unit, int) or isinstance(unit, bool) or unit < 1:
             fail("compute.unit 应为正整数", compute, "unit")
+        if max_count is not None:
+            max_count = number_of(self.params, max_count, compute, "max_count", "max_count")
+        self._numeric_input(per, compute, "per")
 
         def count(values):
             raw = values.get(per, 1)
@@ -256,6 +292,20 @@ class Compiler:
                 n = max_count
             return n
         return count
+
+    def _input(self, name, node, key):
+        """The InputSpec of ``name`` on the item being compiled, or a refusal with the line."""
+        spec = self._inputs.get(name) if isinstance(name, str) else None
+        if spec is None:
+            known = "、".join(sorted(self._inputs)) or "无"
+            fail(f"项目 {self._item_code} 没有输入 {name!r}（本项目的输入：{known}）", node, key)
+        return spec
+
+    def _numeric_input(self, name, node, key):
+        spec = self._input(name, node, key)
+        if spec.type not in ("amount", "number", "integer"):
+            fail(f"输入 {name!r} 是 {spec.type} 类型，这里需要数字（amount、number 或 integer）", node, key)
+        return spec
 
     def _base(self, item: CatalogueItem):
         spec = item.rules
@@ -271,13 +321,18 @@ class Compiler:
                         optional=("factor", "per"), parent=compute["convert"], key=index)
                 factor = conv.get("factor", 1)
                 per = conv.get("per", 1)
-                conversions.append((conv["input"], Decimal(str(factor)), int(per)))
+                self._numeric_input(conv["input"], conv, "input")
+                factor = number_of(self.params, factor, conv, "factor", "换算系数 factor")
+                per = int(number_of(self.params, per, conv, "per", "换算单位 per", integer=True, positive=True))
+                conversions.append((conv["input"], factor, per))
 
             def declared(values, ctx):
                 out = []
                 for measure in measures:
                     v = values.get(measure)
-                    if v is None:
+                    if v is not None:
+                        v = _scale(SCALE, v if isinstance(v, Decimal) else Decimal(v))
+                    else:
                         v = 0
                         for name, factor, per in conversions:
                             if name in values:
@@ -298,10 +353,23 @@ class Compiler:
             measures = self.measures
 
             def custom(values, ctx):
-                result = function(values, params, ctx)
-                if isinstance(result, dict):
-                    return tuple(to_milli(parse_decimal(result.get(m, 0))) for m in measures)
-                return (to_milli(parse_decimal(result)),) + zero[1:]
+                try:
+                    result = function(values, params, ctx)
+                except (InputError, PluginDataError):
+                    raise
+                except Exception as exc:  # a plugin's bug: name it, with the catalogue line that uses it
+                    raise PluginDataError(f"自定义计算 {name} 出错：{type(exc).__name__}: {exc}",
+                                          **where(compute, "function")) from exc
+                if result is None or isinstance(result, bool) or not isinstance(result, (int, float, Decimal, dict)):
+                    raise PluginDataError(f"自定义计算 {name} 返回了 {type(result).__name__}，应为数字或 {{度量: 数字}}",
+                                          **where(compute, "function"))
+                try:
+                    if isinstance(result, dict):
+                        return tuple(to_milli(parse_decimal(result.get(m, 0))) for m in measures)
+                    return (to_milli(parse_decimal(result)),) + zero[1:]
+                except NumberError as exc:
+                    raise PluginDataError(f"自定义计算 {name} 的结果 {result!r} 无效：{exc}",
+                                          **where(compute, "function")) from None
             return custom, ()
         count = self._per(compute, spec)
         if kind == "fixed":
@@ -328,8 +396,11 @@ class Compiler:
             return fixed, ()
         if kind == "threshold":
             name = compute.get("input")
-            minimum = Decimal(str(value_of(self.params, compute.get("min"), compute, "min")))
-            scale = compute.get("scale", 1)
+            if name is None:
+                fail("threshold 须给出 input（输入名）", compute)
+            self._numeric_input(name, compute, "input")
+            minimum = number_of(self.params, compute.get("min"), compute, "min", "门槛 min")
+            scale = number_of(self.params, compute.get("scale", 1), compute, "scale", "scale")
             amount = self._amount_value(compute.get("amount"), compute, "amount")
 
             def threshold(values, ctx):
@@ -343,6 +414,10 @@ class Compiler:
             code = item.code
 
             milli_table = _milli_tree(table, compute)
+            if not isinstance(by, list):
+                fail("table 的 by 应为输入名列表", compute, "by")
+            specs = [self._input(name, compute, "by") for name in by]
+            self._check_table(milli_table, specs, compute, [], compute.get("table"))
 
             def table_amount(values, ctx):
                 node = milli_table
@@ -364,8 +439,30 @@ class Compiler:
             return table_amount, ()
         raise AssertionError(kind)
 
+    def _check_table(self, node, specs, compute, path, table_name):
+        """Every choice an input allows has a value in the table (at each level the table still
+        branches): a teacher's claim must never be the first to find a hole."""
+        if not isinstance(node, dict) or not specs:
+            return
+        spec = specs[0]
+        if spec.type == "choice":
+            missing = [c for c in spec.choices if c not in node]
+            if missing:
+                where_ = "".join(f"[{p}]" for p in path)
+                named = f"参数 {table_name}" if isinstance(table_name, str) else "table"
+                fail(f"计分表{named}{where_}缺少输入「{spec.name}」可选值 {'、'.join(missing)} 的分值"
+                     f"（本项目允许的取值：{'、'.join(spec.choices)}）", compute, "table")
+        for key, child in node.items():
+            self._check_table(child, specs[1:], compute, path + [key], table_name)
+
     def _item(self, item: CatalogueItem, index: int) -> CompiledItem:
         spec = item.rules
+        self._item_code = item.code
+        self._inputs = {s.name: s for s in item.inputs}
+        self._inputs.setdefault("certificate_no", InputSpec("certificate_no", "text", "证书编号", required=False))
+        if spec["compute"].get("kind") == "declared":
+            for measure in self.measures:
+                self._inputs.setdefault(measure, InputSpec(measure, "amount"))
         base, declared_measures = self._base(item)
         nm = self.nm
         zero = (0,) * nm
@@ -373,7 +470,10 @@ class Compiler:
         if "role_factor" in spec:
             rf = mapping(spec["role_factor"], f"{item.code}.role_factor", required=("input", "factors"),
                          optional=("levels",), parent=spec, key="role_factor")
-            factors = {k: Decimal(str(v)) for k, v in rf["factors"].items()}
+            self._input(rf["input"], rf, "input")
+            if not isinstance(rf["factors"], dict):
+                fail("role_factor.factors 应为映射：取值 → 系数", rf, "factors")
+            factors = {k: number_of(self.params, v, rf["factors"], k, "系数") for k, v in rf["factors"].items()}
             levels = frozenset(rf.get("levels", ())) or None
             role = (rf["input"], factors, levels)
         bonuses = []
@@ -384,10 +484,19 @@ class Compiler:
         for i, cond in enumerate(spec.get("conditions", ())):
             conditions.append(self._condition(cond, spec["conditions"], i, item))
 
+        amount_names = frozenset(s.name for s in item.inputs if s.type == "amount")
+        if spec["compute"].get("kind") == "declared":
+            amount_names |= frozenset(m for m in self.measures if all(s.name != m for s in item.inputs))
+
         def amount(values, ctx):
+            values = _unit_view(values, amount_names)
+            notes = None
             for check, reason in conditions:
-                if not check(values, ctx):
+                outcome = check(values, ctx)
+                if not outcome:
                     return zero, reason.format_map(_Fmt(values))
+                if outcome is not True and isinstance(outcome, _Note):
+                    notes = outcome.text if notes is None else notes + "；" + outcome.text
             result = base(values, ctx)
             if role is not None:
                 name, factors, levels = role
@@ -397,7 +506,7 @@ class Compiler:
             for test, extra in bonuses:
                 if test(values, ctx):
                     result = tuple(a + b for a, b in zip(result, extra))
-            return result, None
+            return result, notes
 
         exemption = None
         if "exemption" in spec:
@@ -409,19 +518,36 @@ class Compiler:
             code=item.code, name=item.name, category=item.category,
             category_index=self.categories.index(item.category), index=index, amount=amount,
             declared_measures=declared_measures, exemption=exemption,
-            period_from=spec.get("period_from"), note=spec.get("note"),
+            period_from=spec.get("period_from"), period_of_date=self._period_of_date(item),
+            amount_inputs=amount_names,
+            note=spec.get("note"),
         )
+
+    def _period_of_date(self, item: CatalogueItem) -> str | None:
+        """``period_of_date: <date input>``: without an explicit period, the claim belongs to the
+        period containing that date (a training counts in the year it ends)."""
+        name = item.rules.get("period_of_date")
+        if name is None:
+            return None
+        if not any(s.name == name and s.type == "date" for s in item.inputs):
+            fail(f"period_of_date 应为本项目的日期输入（date 类型），而不是 {name!r}", item.rules, "period_of_date")
+        return name
 
     def _condition(self, cond, parent, index, item):
         ctx_name = f"{item.code}.conditions[{index}]"
-        mapping(cond, ctx_name, required=("reason",), optional=("min", "teacher", "dates", "within", "when"),
+        mapping(cond, ctx_name, required=("reason",),
+                optional=("min", "teacher", "dates", "within", "when", "unfinished_counts_next"),
                 parent=parent, key=index)
+        if "unfinished_counts_next" in cond and "dates" not in cond:
+            fail("unfinished_counts_next 只能与 dates 一起使用", cond, "unfinished_counts_next")
         reason = cond["reason"]
         if "min" in cond:
             minimums = cond["min"]
             if not isinstance(minimums, dict):
                 fail("min 应为映射：输入名 → 最小值", cond, "min")
-            pairs = [(k, Decimal(str(value_of(self.params, v, minimums, k)))) for k, v in minimums.items()]
+            for k in minimums:
+                self._numeric_input(k, minimums, k)
+            pairs = [(k, number_of(self.params, v, minimums, k, "最小值")) for k, v in minimums.items()]
             return (lambda values, ctx: all(values.get(k) is None or values[k] >= m for k, m in pairs)), reason
         if "teacher" in cond:
             preds = self._check_predicate(cond["teacher"], cond, "teacher")
@@ -430,12 +556,35 @@ class Compiler:
             window = value_of(self.params, cond.get("within"), cond, "within", "窗口")
             if not isinstance(window, dict) or set(window) != {"from", "to"}:
                 fail("within 应为窗口参数 {from: MM-DD, to: MM-DD}", cond, "within")
-            names = tuple(cond["dates"])
+            names = tuple(cond["dates"]) if isinstance(cond["dates"], list) else ()
+            if not names:
+                fail("dates 应为日期输入名的列表", cond, "dates")
+            for n in names:
+                if self._input(n, cond, "dates").type != "date":
+                    fail(f"dates 中的 {n!r} 不是日期（date）输入", cond, "dates")
+            carried = cond.get("unfinished_counts_next")
+            if carried is not None and (not isinstance(carried, str) or len(names) < 2):
+                fail("unfinished_counts_next 应为说明文字，且 dates 须给出开始与结束两个日期", cond,
+                     "unfinished_counts_next")
+            calendar = Calendar(self.j.period)
 
             def within(values, ctx):
                 start = resolve_day(window["from"], ctx.period)
                 end = resolve_day(window["to"], ctx.period)
-                return all(values.get(n) is None or start <= values[n] <= end for n in names)
+                if all(values.get(n) is None or start <= values[n] <= end for n in names):
+                    return True
+                if carried is None or calendar.personal:
+                    return False
+                # Begun inside the previous period's window and not finished when it closed: the
+                # notice counts it in the period it ends in (when it ends by this window's end).
+                first, last = values.get(names[0]), values.get(names[-1])
+                if first is None or last is None:
+                    return False
+                previous = calendar.shift(ctx.period, -1)
+                p_start, p_end = resolve_day(window["from"], previous), resolve_day(window["to"], previous)
+                if p_start <= first <= p_end < last <= end:
+                    return _Note(carried.format_map(_Fmt(values)))
+                return False
             return within, reason
         if "when" in cond:
             return self._when(cond["when"], cond, "when"), reason
@@ -462,9 +611,16 @@ class Compiler:
         for index, node in enumerate(rules.get("highest_of", ())):
             mapping(node, f"highest_of[{index}]", required=("name", "items"), optional=("key",),
                     parent=rules["highest_of"], key=index)
+            key = node.get("key")
             for code in self._item_codes(node, rules["highest_of"], index, items):
+                if key is not None:
+                    inputs = {s.name for s in self.catalogue[code].inputs} | {"certificate_no"}
+                    if key not in inputs:
+                        fail(f"highest_of「{node['name']}」的 key {key!r} 不是项目 {code} 的输入"
+                             f"（该项目的输入：{'、'.join(sorted(inputs))}）；拼错的键会把所有记录归为一组",
+                             node, "key")
                 items[code].highest_group = index
-                items[code].highest_key = node.get("key")
+                items[code].highest_key = key
             names.append(node["name"])
         return names
 
@@ -574,6 +730,18 @@ def _milli_tree(table, node):
     if isinstance(table, dict):
         return {key: _milli_tree(value, node) for key, value in table.items()}
     return milli_of(table, node, "table", "表中的数值")
+
+
+class _Note:
+    """A condition that holds, with a sentence for the claim's explanation (truthy)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __bool__(self) -> bool:
+        return True
 
 
 class _Fmt(dict):

@@ -39,6 +39,7 @@ class ClaimExplanation:
     counted: dict[str, Decimal]
     notes: list[str]
     ref: Any = None
+    inputs: dict | None = None  # what the claim gave, for an item that does not declare its amount
 
     def to_dict(self) -> dict:
         def nums(d):
@@ -79,6 +80,13 @@ class Assessment:
         if explain:
             out["claims"] = [c.to_dict() for c in self.claims]
         return out
+
+
+def _shown_inputs(values: dict, item) -> dict:
+    """The inputs a person gave, as they wrote them (amounts back from milli-units)."""
+    amounts = set(getattr(item, "amount_inputs", ()) or ())
+    return {k: (from_milli(v) if k in amounts and isinstance(v, int) else v)
+            for k, v in values.items() if k != "certificate_no"}
 
 
 def _json(value: Decimal):
@@ -238,8 +246,9 @@ class Assessor:
         exempt_reason = self._exemption(rules_now, claims, by_period.get(period.key, ()), period, state)
         result = self._judge(rules_now, current, cycle_acc if self.j.cycle else None, ctx, year,
                              exempt_reason, pace_years=None)
-        return self._finish(result, period.key, rules_now, current, cycle_acc if self.j.cycle else None,
-                            by_period.get(period.key, ()), claims, state, year, explain)
+        return self._early(sequence[0].start, self._finish(
+            result, period.key, rules_now, current, cycle_acc if self.j.cycle else None,
+            by_period.get(period.key, ()), claims, state, year, explain))
 
     def _assess_personal(self, period_key, teacher, claims, explain) -> Assessment:
         if period_key != PERSONAL_CYCLE_KEY:
@@ -271,7 +280,8 @@ class Assessor:
             pace_years.append((k, cumulative))
         exempt_reason = self._exemption(rules, claims, inside, cycle, state)
         result = self._judge(rules, totals, None, ctx, None, exempt_reason, pace_years=pace_years)
-        return self._finish(result, PERSONAL_CYCLE_KEY, rules, totals, None, inside, claims, state, None, explain)
+        return self._early(cycle.start, self._finish(result, PERSONAL_CYCLE_KEY, rules, totals, None, inside,
+                                                     claims, state, None, explain))
 
     def assess_unit(self, period_key: str, results: list[tuple[Any, Assessment]]) -> UnitAssessment:
         """Organisation-level rules over ``(teacher_ref, assessment)`` pairs of one unit and period:
@@ -300,6 +310,21 @@ class Assessor:
                               failed, flags, reasons)
 
     # -- helpers ----------------------------------------------------------------------------
+    def earliest_day(self) -> date | None:
+        """The first day every parameter has a dated value: an earlier period is assessed with the
+        earliest values, and the result says so (``plugins check`` shows this day)."""
+        firsts = [p.values[0].start for p in self.bundle.parameters.values() if p.values]
+        return max(firsts) if firsts else None
+
+    def _early(self, day: date, result: Assessment) -> Assessment:
+        """Note in the result each parameter whose first dated value starts after ``day``."""
+        early = [p for p in self.bundle.parameters.values() if p.values and day < p.values[0].start]
+        if early:
+            names = "、".join(f"{p.name}（自 {p.values[0].start} 起）" for p in early)
+            result.annotations.insert(0, f"注意：考核自 {day} 起的期间，但参数 {names} 在此之前没有取值，"
+                                         f"按其最早的取值计算；这些参数的规定可能尚未施行")
+        return result
+
     def _holds(self, teacher, period):
         predicates = self._predicates
         cache: dict[str, bool] = {}
@@ -334,16 +359,19 @@ class Assessor:
             raise InputError(f"未知项目「{claim.item}」", claim=index, field="item")
         if item.period_from is not None and claim.values.get(item.period_from) is not None:
             return claim.values[item.period_from]
-        if claim.on is not None:
-            cached = self._day_period.get(claim.on)
+        on = claim.on
+        if item.period_of_date is not None and claim.values.get(item.period_of_date) is not None:
+            on = claim.values[item.period_of_date]
+        if on is not None:
+            cached = self._day_period.get(on)
             if cached is not None:
                 return cached
             try:
-                key = self.calendar.containing(claim.on).key
+                key = self.calendar.containing(on).key
             except InputError as exc:
                 raise exc.located(claim=index) from None
             if len(self._day_period) < 100_000:
-                self._day_period[claim.on] = key
+                self._day_period[on] = key
             return key
         return default.key
 
@@ -636,7 +664,8 @@ class _Run:
             counted = self.counted[index] or (0,) * self.nm
             declared = None
             if item is not None and item.declared_measures:
-                declared = {m: from_milli(claim.values[m]) for m in item.declared_measures if m in claim.values}
+                declared = {m: (from_milli(claim.values[m]) if m in item.amount_inputs else Decimal(claim.values[m]))
+                            for m in item.declared_measures if m in claim.values}
             out.append(ClaimExplanation(
                 index=index, item=claim.item, item_name=item.name if item else claim.item,
                 period=self.periods[index] or claim.period,
@@ -644,5 +673,6 @@ class _Run:
                 computed={m: from_milli(v) for m, v in zip(measures, computed)},
                 counted={m: from_milli(v) for m, v in zip(measures, counted)},
                 notes=self.notes.get(index, []), ref=claim.ref,
+                inputs=None if declared is not None else _shown_inputs(claim.values, item),
             ))
         return out

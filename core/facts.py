@@ -93,24 +93,40 @@ def parse_teacher(raw, *, extra_fields: tuple[str, ...] = ()) -> Teacher:
 
 
 def _first_year(teacher: Teacher, period: Period) -> bool:
+    """``employed_on`` lies inside the assessed period; without ``employed_on``, ``new_teacher`` is
+    true. A teacher hired in the previous period is not in the first year even if
+    ``new_teacher`` is true (the period is the jurisdiction's own: calendar or school year)."""
     if teacher.employed_on is not None:
         return period.contains(teacher.employed_on)
     return bool(teacher.new_teacher)
 
 
 def _new_teacher(teacher: Teacher, period: Period) -> bool:
+    """``new_teacher`` is true, or ``employed_on`` lies inside the assessed period. Unlike
+    ``first_year`` it stays true in later periods for a teacher marked ``new_teacher`` (新任教师
+    for a whole cycle), whatever ``employed_on`` says."""
     return bool(teacher.new_teacher) or (teacher.employed_on is not None and period.contains(teacher.employed_on))
 
 
 def _transferred_this_period(teacher: Teacher, period: Period) -> bool:
+    """``transferred_on`` lies inside the assessed period."""
     return teacher.transferred_on is not None and period.contains(teacher.transferred_on)
+
+
+def _city_direct(teacher: Teacher, period: Period) -> bool:
+    """``city_direct`` is true (the school is directly under the city; default false)."""
+    return teacher.city_direct
+
+
+def _school_summary_filed(teacher: Teacher, period: Period) -> bool:
+    """``school_summary_filed`` is true (the school filed its annual summary; default true)."""
+    return teacher.school_summary_filed
 
 
 BUILTIN_PREDICATES = (
     Predicate("first_year", _first_year, "入职第一年（见习期）"),
     Predicate("new_teacher", _new_teacher, "新任教师"),
     Predicate("transferred_this_period", _transferred_this_period, "本年度调入"),
-    Predicate("city_direct", lambda teacher, period: teacher.city_direct, "市直属学校"),
-    Predicate("school_summary_filed", lambda teacher, period: teacher.school_summary_filed,
-              "学校已填报校本培训年度工作总结"),
+    Predicate("city_direct", _city_direct, "市直属学校"),
+    Predicate("school_summary_filed", _school_summary_filed, "学校已填报校本培训年度工作总结"),
 )

@@ -37,6 +37,8 @@ def parse_decimal(value, *, allow_negative: bool = False, max_places: int | None
         if text.endswith(("学时", "学分")):
             text = text[:-2].strip()
         try:
+            if "_" in text:  # Decimal("1_000") is 1000; a person's "1_000" is a typo, not a number
+                raise InvalidOperation
             number = Decimal(text)
         except InvalidOperation:
             raise NumberError(f"「{value}」不是数字") from None

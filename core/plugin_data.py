@@ -19,14 +19,30 @@ from typing import Any
 
 from .errors import PluginDataError
 from .periods import check_day_spec, parse_month_day
+from .stages import missing_review_windows, unknown_stage_message
 from .types import (FLAG_LABELS, CaseSource, CatalogueItem, Category, CycleSpec, DatedValue,
-                    InputSpec, Jurisdiction, Parameter, PeriodSpec, Reference, ReviewLevel,
+                    InputSpec, Jurisdiction, Parameter, PeriodSpec, Reading, Reference, ReviewLevel,
                     StageWindow)
 from .yamlstrict import Node, Seq, load_file, where
 
 NODE_LEVELS = ("province", "city", "district", "town", "school")
 CHANNELS = ("declaration", "organiser", "school", "auto", "platform")
 INPUT_TYPES = ("amount", "number", "integer", "text", "bool", "date", "choice", "numbers", "period")
+# What each input type accepts and when to use it (docs/plugin-api.md is generated from this).
+INPUT_TYPE_DOCS = {
+    "amount": "hours or credits the teacher declares, at most 2 decimals (10, 2.5, “10学时”); use it for a "
+              "measure: a declared item's `hours`/`credits` are amount inputs automatically",
+    "number": "any other non-negative quantity with decimals: days, months, points, minutes",
+    "integer": "a whole count: lessons, sessions, terms; 2.5 is refused",
+    "text": "free text (a title, a topic); the key of a `highest_of` group is usually text",
+    "bool": "true/false (是/否)",
+    "date": "a day, YYYY-MM-DD (2024年9月1日 and 2024/9/1 are accepted)",
+    "choice": "one of `choices` (codes); `level`, `award`, `role` are choice types with fixed vocabularies "
+              "and accept Chinese names (县级 → county, 一等奖 → first)",
+    "numbers": "a list of numbers, `length` fixed (four quarters' points)",
+    "period": "a period key of the jurisdiction (\"2025\", \"2024-2025\"); with `period_from` it assigns the claim",
+}
+
 COMPUTE_KINDS = ("declared", "fixed", "table", "threshold", "none", "custom")
 VOCABULARY = {
     "level": ("school", "town", "county", "city", "province", "national"),
@@ -118,10 +134,16 @@ def load_plugin_folder(folder: str | Path, plugin_name: str) -> PluginData:
     items = _catalogue(load_file(folder / "catalogue.yaml"), code, categories, refs)
     params_path = folder / "parameters.yaml"
     parameters = _parameters(load_file(params_path), code, refs) if params_path.exists() else ()
+    names = {p.name for p in parameters}
+    for index, reading in enumerate(jurisdiction.readings):
+        if reading.parameter is not None and reading.parameter not in names:
+            readings_node = jur_node["readings"]
+            fail(f"readings[{index}].parameter 引用了未定义的参数 {reading.parameter!r}",
+                 readings_node[index], "parameter")
     review_path = folder / "review.yaml"
     levels, stages = ((), ())
     if review_path.exists():
-        levels, stages, workflow = _review(load_file(review_path), code, refs)
+        levels, stages, workflow = _review(load_file(review_path), code, refs, jurisdiction.workflow)
         if workflow:
             object.__setattr__(jurisdiction, "workflow", workflow)
     tests = folder / "tests"
@@ -144,7 +166,7 @@ def _jurisdiction(node, plugin_name: str) -> Jurisdiction:
     ctx = "jurisdiction.yaml"
     mapping(node, ctx, required=("code", "name", "level", "period", "measures", "categories"),
             optional=("description", "references", "cycle", "requirements", "caps", "highest_of",
-                      "carry_over", "not_assessed", "on_fail", "flags", "workflow", "unit_rules"))
+                      "carry_over", "not_assessed", "on_fail", "flags", "workflow", "unit_rules", "readings"))
     code = text(node, "code", ctx)
     if not code.isidentifier() or code != code.lower():
         fail("code 应为小写英文标识符（如 demo_county）", node, "code")
@@ -216,8 +238,16 @@ def _jurisdiction(node, plugin_name: str) -> Jurisdiction:
         if key in node:
             rules[key] = node[key]
             rules.key_lines[key] = node.line_of(key)
+    readings = []
+    for index, reading in enumerate(seq(node, "readings", ctx)):
+        rctx = f"readings[{index}]"
+        mapping(reading, rctx, required=("topic", "notice", "reading", "reason"), optional=("parameter",),
+                parent=node["readings"], key=index)
+        readings.append(Reading(*(text(reading, k, rctx) for k in ("topic", "notice", "reading", "reason")),
+                                text(reading, "parameter", rctx, required=False)))
     return Jurisdiction(
         code=code, name=text(node, "name", ctx), plugin=plugin_name, level=level,
+        readings=tuple(readings),
         period=PeriodSpec(kind, starts, years), measures=tuple(measures),
         categories=tuple(categories), rules=rules, cycle=cycle, references=tuple(references),
         flags=flags, workflow=node.get("workflow", "declaration"),
@@ -256,7 +286,7 @@ def _input(name, node, parent, item_ctx) -> InputSpec:
 
 
 ITEM_KEYS = ("name", "channel", "description", "reference", "evidence", "inputs", "compute", "bonus",
-             "variants", "role_factor", "conditions", "exemption", "cap", "period_from", "note")
+             "variants", "role_factor", "conditions", "exemption", "cap", "period_from", "period_of_date", "note")
 
 
 def _catalogue(node, code, categories, refs) -> tuple[CatalogueItem, ...]:
@@ -342,30 +372,38 @@ def _window(value):
         check_day_spec(part)
 
 
-def _review(node, code, refs):
+def _review(node, code, refs, jurisdiction_workflow="declaration"):
     mapping(node, "review.yaml", optional=("workflow", "levels", "stages"))
     levels = []
     for index, level in enumerate(seq(node, "levels", "review.yaml")):
         ctx = f"levels[{index}]"
-        mapping(level, ctx, required=("name", "kinds"), optional=("optional",),
+        mapping(level, ctx, required=("name", "kinds"), optional=("optional", "no_deadline"),
                 parent=node["levels"], key=index)
+        if "no_deadline" in level:
+            text(level, "no_deadline", ctx)
         kinds = level["kinds"]
         if not isinstance(kinds, Seq) or not kinds or any(k not in NODE_LEVELS for k in kinds):
             fail(f"{ctx}.kinds 应为机构层级列表（{'、'.join(NODE_LEVELS)}）", level, "kinds")
         levels.append(ReviewLevel(code, index, text(level, "name", ctx), tuple(kinds),
-                                  bool(level.get("optional", False))))
+                                  bool(level.get("optional", False)), level.get("no_deadline")))
     stages = []
     stages_node = node.get("stages", Node())
     if "stages" in node and not isinstance(stages_node, Node):
         fail("stages 应为映射：阶段代码 → 定义", node, "stages")
     for stage, spec in stages_node.items():
         ctx = f"stages.{stage}"
+        unknown = unknown_stage_message(stage)
+        if unknown:
+            fail(unknown, stages_node, stage)
         mapping(spec, ctx, required=("name", "values"), optional=("reference",),
                 parent=stages_node, key=stage)
         stages.append(StageWindow(code, stage, text(spec, "name", ctx),
                                   dated_values(spec, "values", ctx, _window),
                                   _check_reference(spec.get("reference"), spec, "reference", refs)))
     workflow = node.get("workflow")
+    codes = {s.stage for s in stages}
+    for level, message in missing_review_windows(levels, codes, workflow or jurisdiction_workflow):
+        fail(message, node["levels"], level.order)
     return tuple(levels), tuple(stages), workflow
 
 

@@ -18,9 +18,10 @@ from importlib import metadata
 import pluggy
 
 from .engine import Assessor, JurisdictionBundle
-from .errors import JijiaoError, PluginConflictError, UnknownJurisdictionError
+from .errors import JijiaoError, PluginConflictError, PluginDataError, UnknownJurisdictionError
 from .facts import BUILTIN_PREDICATES
-from .hookspecs import ENTRY_POINT_GROUP, HOOK_NAMES, PROJECT, JijiaoSpecs, hookimpl
+from .stages import missing_review_windows, unknown_stage_message
+from .hookspecs import ENTRY_POINT_GROUP, HOOK_NAMES, HOOK_RECORDS, PROJECT, JijiaoSpecs, hookimpl
 
 DISABLE_ENV = "JIJIAO_DISABLE_PLUGINS"
 CORE_PLUGIN = "jijiao-core"
@@ -76,8 +77,8 @@ def build_plugin_manager(*, disabled: set[str] | None = None, extra: dict[str, o
             distributions[ep.name] = (dist.name if dist else None, dist.version if dist else None)
             try:
                 candidates.append((ep.name, ep.load()))
-            except Exception as exc:  # a broken plugin must not take the platform down
-                failures.append(PluginFailure(ep.name, f"无法导入：{type(exc).__name__}: {exc}"))
+            except (Exception, SystemExit) as exc:  # a broken plugin must not take the platform down
+                failures.append(PluginFailure(ep.name, _import_failure(exc)))
     for name, plugin in (extra or {}).items():
         if name not in disabled:
             candidates.append((name, plugin))
@@ -95,6 +96,29 @@ def build_plugin_manager(*, disabled: set[str] | None = None, extra: dict[str, o
             pm.unregister(exc.plugin)
             failures.append(PluginFailure(name, f"未知的钩子（拼写错误？）：{exc}"))
     return pm, failures, distributions
+
+
+def _import_failure(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"导入时调用了 sys.exit({exc.code!r})：插件不能在导入时退出进程"
+    return f"无法导入：{type(exc).__name__}: {exc}"
+
+
+def _records(hook_name: str, returned) -> list:
+    """What a hook gave, as a list of the record type the contract names, or PluginDataError
+    naming the hook and what came back instead (a str would otherwise be read letter by letter)."""
+    expected = HOOK_RECORDS[hook_name]
+    if returned is None:
+        return []
+    if isinstance(returned, (str, bytes, dict)) or not hasattr(returned, "__iter__"):
+        raise PluginDataError(f"钩子 {hook_name} 应返回 {expected.__name__} 记录的列表（或 yield 它们），"
+                              f"而不是 {type(returned).__name__}")
+    produced = list(returned)
+    for record in produced:
+        if not isinstance(record, expected):
+            raise PluginDataError(f"钩子 {hook_name} 应返回 {expected.__name__} 记录，其中有一项是 "
+                                  f"{type(record).__name__}（{str(record)[:40]!r}）")
+    return produced
 
 
 class Registry:
@@ -118,13 +142,16 @@ class Registry:
                 if name in {f.plugin for f in self.failures}:
                     continue
                 try:
-                    produced = list(impl.function() or ())
+                    produced = _records(hook_name, impl.function())
                 except JijiaoError as exc:
                     self._fail(name, str(exc), results)
                     continue
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:
+                    if isinstance(exc, SystemExit):
+                        self._fail(name, f"钩子 {hook_name} 调用了 sys.exit({exc.code!r})", results)
+                        continue
                     last = traceback.extract_tb(exc.__traceback__)[-1]
-                    self._fail(name, f"{type(exc).__name__}: {exc}（{last.filename}:{last.lineno}）", results)
+                    self._fail(name, f"{hook_name}: {type(exc).__name__}: {exc}（{last.filename}:{last.lineno}）", results)
                     continue
                 results.setdefault(name, {}).setdefault(hook_name, []).extend(produced)
         owners: dict[tuple[str, str], str] = {}
@@ -208,6 +235,15 @@ class Registry:
         """Compile every jurisdiction at every dated parameter value; return all failures."""
         problems = list(self.failures)
         for code in self.codes():
+            bundle = self.bundles[code]
+            for stage in bundle.stage_windows:
+                message = unknown_stage_message(stage.stage)
+                if message:
+                    problems.append(PluginFailure(self.owner[code], f"{code}: 阶段 {stage.stage}：{message}"))
+            codes = {s.stage for s in bundle.stage_windows}
+            for _level, message in missing_review_windows(bundle.review_levels, codes, bundle.jurisdiction.workflow):
+                if not any(message in p.reason for p in problems):
+                    problems.append(PluginFailure(self.owner[code], f"{code}: {message}"))
             try:
                 assessor = self.assessor(code)
                 assessor.check()

@@ -119,6 +119,18 @@ class CycleSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """Where a notice can be read two ways: the sentence, the reading the plugin takes and why;
+    ``parameter`` names the dated parameter that switches it, when both readings are computed."""
+
+    topic: str
+    notice: str
+    reading: str
+    reason: str
+    parameter: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Jurisdiction:
     """A district, city or province, with its rules. ``rules`` holds requirements, caps,
     highest_of groups, carry-over, not-assessed conditions and fail flags, as plain data."""
@@ -136,6 +148,7 @@ class Jurisdiction:
     flags: Mapping[str, str] = field(default_factory=lambda: FLAG_LABELS)
     workflow: str = "declaration"
     description: str = ""
+    readings: tuple[Reading, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +183,7 @@ class ReviewLevel:
     name: str
     node_kinds: tuple[str, ...]
     optional: bool = False
+    no_deadline: str | None = None  # why no window governs this level (the notice sets none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,7 +157,7 @@ def test_plugins_show_gives_both_values_of_the_dated_parameter(installed, tmp_pa
     assert "来源：notice2024 一" in section.splitlines()[0], _show(proc)
     assert section.splitlines()[1:3] == ["      自 2019-09-01：60", "      自 2024-09-01：72"], _show(proc)
     assert "1. 学校审核（school）" in out and "2. 县教师发展中心认定（district）" in out, _show(proc)
-    assert "自 2019-09-01：09-01 至 next 09-15" in out, _show(proc)
+    assert "自 2019-09-01：09-01 至 次年09-15（含）" in out, _show(proc)
 
 
 def test_cases_without_a_path_run_the_installed_plugins_cases(installed, tmp_path):
@@ -207,3 +207,22 @@ def test_disabled_plugin_is_not_listed_at_all(installed, tmp_path):
     assert proc.returncode == 0, _show(proc)
     lines = [line for line in proc.stdout.splitlines() if line.split()[:1] == [CODE]]
     assert not lines, _show(proc)
+
+
+def test_demo_for_the_installed_plugin_runs_end_to_end(installed, tmp_path):
+    """`jijiao demo --jurisdiction` builds a small demo for a third-party plugin: a tree matching
+    its review levels, claims in every state of its workflow, an action refused after its window."""
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    proc = _run([JIJIAO, "demo", "--jurisdiction", CODE, "--database", url], cwd=tmp_path)
+    assert proc.returncode == 0, _show(proc)
+    out = proc.stdout
+    assert f"演示地区 {CODE}" in out, _show(proc)
+    chains = out[out.index("审核链："):out.index("阶段时间")]
+    assert chains.count("→") == 2 and "示例县" in chains, _show(proc)  # school → 县教师发展中心, for both schools
+    states = next(line for line in out.splitlines() if line.startswith("记录状态："))
+    for state in ("draft", "submitted", "in_review", "returned", "rejected", "registered"):
+        assert state in states, _show(proc)
+    refused = out[out.index("窗口外被拒绝的操作："):]
+    assert "已截止" in refused.splitlines()[1], _show(proc)
+    proc = _run([JIJIAO, "audit", "verify", "--database", url], cwd=tmp_path)
+    assert proc.returncode == 0, _show(proc)

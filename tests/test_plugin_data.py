@@ -82,12 +82,16 @@ REVIEW = """\
 workflow: declaration
 levels:
   - {name: 学校审核, kinds: [school]}
-  - {name: 区认定, kinds: [district]}
+  - {name: 区认定, kinds: [district], no_deadline: 通知未规定认定时限}
 stages:
   declare:
     name: 教师个人申请
     values:
       2025-01-01: {opens: "03-31", closes: "next 03-31"}
+  review_school:
+    name: 学校审核
+    values:
+      2025-01-01: {opens: "next 01-01", closes: "next 04-05"}
 """
 
 FILES = {"jurisdiction.yaml": JURISDICTION, "catalogue.yaml": CATALOGUE,

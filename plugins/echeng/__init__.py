@@ -6,9 +6,7 @@ the summary sheet's columns follow the notice's 附件2《中小学教师继续�
 
 from pathlib import Path
 
-from core.declarative import DeclarativePlugin
-from core.documents.columns import SummaryColumn
-from core.hookspecs import hookimpl
+from jijiao import DeclarativePlugin, SummaryColumn, hookimpl
 
 
 class Echeng(DeclarativePlugin):

@@ -6,9 +6,7 @@ All of 广州's rules are data: see the YAML files beside this module. The summa
 
 from pathlib import Path
 
-from core.declarative import DeclarativePlugin
-from core.documents.columns import SummaryColumn
-from core.hookspecs import hookimpl
+from jijiao import DeclarativePlugin, SummaryColumn, hookimpl
 
 
 class Guangzhou(DeclarativePlugin):

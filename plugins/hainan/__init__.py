@@ -5,6 +5,7 @@ Every claim carries credits and hours; all rules are data.
 
 from pathlib import Path
 
-from core.declarative import DeclarativePlugin
+from jijiao import DeclarativePlugin
+
 
 plugin = DeclarativePlugin(Path(__file__).parent, "hainan")

@@ -6,17 +6,17 @@ Everything is data except 学习强国, whose quarters-and-total rule data canno
 from decimal import Decimal
 from pathlib import Path
 
-from core.declarative import DeclarativePlugin
-from core.documents.columns import SummaryColumn
-from core.hookspecs import hookimpl
-from core.types import Calculator
+from jijiao import DeclarativePlugin, SummaryColumn, hookimpl
 
 
 def xuexiqiangguo(inputs, params, context) -> Decimal:
     """除去成长总积分基数后，每季度不低于 quarter_min 分记 quarter_hours 学时，最高 max_hours；
     成长总积分达到 total_for_max 分以上者记 max_hours。"""
     rule = params["xuexiqiangguo"]
-    if inputs.get("total_points") is not None and inputs["total_points"] >= rule["total_for_max"]:
+    reading = params.get("xuexiqiangguo_total_reading", "full")  # see jurisdiction.yaml readings
+    if reading not in ("full", "ceiling"):
+        raise ValueError(f"xuexiqiangguo_total_reading 应为 full 或 ceiling，而不是 {reading!r}")
+    if reading == "full" and inputs.get("total_points") is not None and inputs["total_points"] >= rule["total_for_max"]:
         return Decimal(rule["max_hours"])
     quarters = sum(1 for points in inputs["quarter_points"] if points >= rule["quarter_min"])
     return min(Decimal(rule["quarter_hours"]) * quarters, Decimal(rule["max_hours"]))

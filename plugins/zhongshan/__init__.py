@@ -6,6 +6,7 @@
 
 from pathlib import Path
 
-from core.declarative import DeclarativePlugin
+from jijiao import DeclarativePlugin
+
 
 plugin = DeclarativePlugin(Path(__file__).parent, "zhongshan")

@@ -134,9 +134,10 @@ def default_window(jurisdiction: str, stage: str, period: str) -> tuple[date, da
     """The plugin's dated default (review.yaml), written out by hand."""
     if jurisdiction == "guangzhou":
         y = int(period)
-        if y <= 2019:  # 2019-01-01 values (also for an earlier period: the first values apply)
-            closes = {"declare": date(2020, 1, 31), "review_school": date(2020, 2, 28),
-                      "review_district": date(2020, 3, 10), "review_city": date(2020, 3, 10)}[stage]
+        if y <= 2019:  # 2019-01-01 values (also for an earlier period: the first values apply,
+            # relative to that period: "next 01-31" of 2018 is 2019-01-31)
+            closes = {"declare": date(y + 1, 1, 31), "review_school": date(y + 1, 2, 28),
+                      "review_district": date(y + 1, 3, 10), "review_city": date(y + 1, 3, 10)}[stage]
         else:  # 2020-01-01 values
             closes = {"declare": date(y, 12, 31), "review_school": date(y + 1, 1, 31),
                       "review_district": date(y + 1, 2, 28), "review_city": date(y + 1, 2, 28)}[stage]

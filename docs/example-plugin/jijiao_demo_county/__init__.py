@@ -5,6 +5,7 @@ Registered under the entry-point group ``jijiao.plugins`` as ``demo_county`` (se
 
 from pathlib import Path
 
-from core.declarative import DeclarativePlugin
+from jijiao import DeclarativePlugin
+
 
 plugin = DeclarativePlugin(Path(__file__).parent, "demo_county")
