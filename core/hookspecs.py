@@ -18,6 +18,8 @@ from typing import Iterable
 
 import pluggy
 
+from .documents.columns import SummaryColumn
+
 from .types import (Calculator, CaseSource, CatalogueItem, Jurisdiction, Parameter, Predicate,
                     ReviewLevel, StageWindow)
 
@@ -225,12 +227,14 @@ class JijiaoSpecs:
         """
 
     @hookspec
-    def jijiao_summary_columns(self) -> Iterable["SummaryColumn"]:
+    def jijiao_summary_columns(self) -> Iterable[SummaryColumn]:
         """The columns of a jurisdiction's summary sheet (汇总表), in order, as
         ``core.documents.columns.SummaryColumn`` records (header, source, format); a
         jurisdiction without them gets the default (name, masked ID number, total, passed).
 
         Example::
+
+            from jijiao import SummaryColumn, hookimpl
 
             @hookimpl
             def jijiao_summary_columns():
@@ -252,4 +256,5 @@ HOOK_RECORDS = {
     "jijiao_review_levels": ReviewLevel,
     "jijiao_stage_windows": StageWindow,
     "jijiao_rule_cases": CaseSource,
+    "jijiao_summary_columns": SummaryColumn,
 }

@@ -6,7 +6,7 @@ Everything is data except 学习强国, whose quarters-and-total rule data canno
 from decimal import Decimal
 from pathlib import Path
 
-from jijiao import DeclarativePlugin, SummaryColumn, hookimpl
+from jijiao import Calculator, DeclarativePlugin, SummaryColumn, hookimpl
 
 
 def xuexiqiangguo(inputs, params, context) -> Decimal:
