@@ -445,8 +445,10 @@ class _Builder:
                 raise DemoRefused(f"数据库中已有数据（机构 {nodes} 个、用户 {users} 个）：演示数据只能建在空数据库上。"
                                   "如确需清空后重建，请用 jijiao demo --reset（将删除全部数据，包括审计记录）")
             self.say(f"清空数据库（机构 {nodes} 个、用户 {users} 个及其全部记录）……")
-            for model in (ProjectParticipant, Evidence, AssessmentResult, WindowExtension, SchoolPeriodFact,
-                          JobRecord, Claim, TrainingProject, RoleAssignment, Teacher, User, AuditRecord):
+            from core.db.models import AuditCheckpoint, Document, DocumentClaim
+            for model in (DocumentClaim, Document, ProjectParticipant, Evidence, AssessmentResult, WindowExtension,
+                          SchoolPeriodFact, JobRecord, Claim, TrainingProject, RoleAssignment, Teacher, User,
+                          AuditCheckpoint, AuditRecord):
                 s.execute(delete(model).execution_options(synchronize_session=False))
             s.execute(update(OrgNode).values(parent_id=None).execution_options(synchronize_session=False))
             s.execute(delete(OrgNode).execution_options(synchronize_session=False))
