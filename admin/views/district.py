@@ -30,6 +30,7 @@ from core.services.dashboard import DistrictReads
 
 from ..i18n import _, _l
 from .base import RoleView, call, db, end_reads, platform, services
+from .review import workflow_word
 
 WINDOW_ROLES = ("reviewer", "school_admin", "platform_admin")
 PROJECT_ROLES = ("organiser", "school_admin", "reviewer")
@@ -253,7 +254,7 @@ class ProjectsView(RoleView):
         workflow = platform().workflows.get("project").definition
 
         def view(p, n):
-            return {"p": p, "organiser": n, "state": workflow.state_label(p.state), "item": self._item_name(p),
+            return {"p": p, "organiser": n, "state": workflow_word(workflow.state_label(p.state)), "item": self._item_name(p),
                     "amount": self._amount(p)}
         projects = [view(p, n) for p, n in rows]
         # What waits for this node's approval (its own subtree: the approver is above the organiser).
@@ -333,11 +334,11 @@ class ProjectsView(RoleView):
         actions = []
         for trigger in workflow.triggers_from(project.state):
             tdef = next(t for t in definition.transitions if t.trigger == trigger and project.state in t.sources)
-            actions.append({"trigger": trigger, "label": tdef.label,
+            actions.append({"trigger": trigger, "label": workflow_word(tdef.label),
                             "reason": any(name == "reason_given" for name, _arg in tdef.guards)})
         from core.services.participants import OPEN_STATES
         can_import = (project.state in OPEN_STATES and g.actor.node_id == project.organiser_node_id)
-        return self.render("district/project.html", project=project, state=definition.state_label(project.state),
+        return self.render("district/project.html", project=project, state=workflow_word(definition.state_label(project.state)),
                            item=self._item_name(project), amount=self._amount(project), organiser=organiser,
                            approver=approver, participants=participants, more=len(rows) > 500,
                            actions=actions, can_import=can_import, row_errors=row_errors or {}), status
@@ -354,7 +355,7 @@ class ProjectsView(RoleView):
             abort(400)
         trigger = request.form.get("trigger", "")
         reason = (request.form.get("reason") or "").strip() or None
-        label = platform().workflows.get("project").definition.trigger_label(trigger)
+        label = workflow_word(platform().workflows.get("project").definition.trigger_label(trigger))
         end_reads()
         call(services().projects.transition, project_id, trigger, reason=reason,
              success=_("已完成：%(action)s", action=label))

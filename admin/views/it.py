@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, time, timedelta, timezone
 
 from flask import abort, flash, g, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import format_datetime
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import exists, select
 from sqlalchemy.orm import aliased
 
@@ -27,6 +28,7 @@ from core.db.models import NODE_KINDS, AuditRecord, OrgNode
 from core.errors import JijiaoError, UnknownJurisdictionError
 
 from .base import RoleView, db, end_reads, platform, services
+from .review import workflow_word
 
 IT_ROLES = ("platform_admin",)
 AUDIT_ROLES = ("auditor", "platform_admin")
@@ -43,11 +45,40 @@ TRIGGER_LABELS = {"login": _l("登录"), "login_failed": _l("登录失败"), "lo
                   "password_reset": _l("重置密码"), "enabled": _l("启用账号"), "disabled": _l("停用账号"),
                   "create": _l("新建"), "edit": _l("修改"), "move": _l("移动"), "attach_plugin": _l("挂接插件"),
                   "detach_plugin": _l("取消挂接插件"), "declare": _l("填报"), "design": _l("设计项目"),
-                  "extend": _l("延长时间"), "register_batch": _l("批量登记")}
+                  "extend": _l("延长时间"), "register_batch": _l("批量登记"),
+                  # the workflows' triggers (their YAML labels are Chinese only; these translate)
+                  "submit": _l("提交"), "withdraw": _l("撤回"), "resubmit": _l("重新提交"), "return": _l("退回"),
+                  "reject": _l("不予认定"), "approve": _l("审核通过"), "request_approval": _l("报请审批"),
+                  "start": _l("开始实施"), "complete": _l("结业"), "register_participants": _l("登记参训学时"),
+                  "cancel": _l("取消")}
 
 
 STATE_LABELS = {"active": _l("有效")}
+# core.services.plugins_info's words for a plugin's page, translatable
+CHANNEL_LABELS = {"declaration": _l("教师申报"), "organiser": _l("组织机构登记"), "school": _l("学校登记"),
+                  "auto": _l("平台自动记录"), "platform": _l("平台生成")}
+INPUT_TYPE_LABELS = {"amount": _l("数量"), "number": _l("数值"), "integer": _l("整数"), "text": _l("文本"),
+                     "bool": _l("是/否"), "date": _l("日期"), "choice": _l("选项"), "numbers": _l("数值列表"),
+                     "period": _l("考核期间")}
 ACTOR_ROLE_LABELS = {"user": _l("账号本人")}
+
+
+IDENTIFIER = re.compile(r"(?<![\w.{])[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+(?![\w.}])")
+
+
+def ids_as_code(text) -> Markup:
+    """A plugin's Chinese sentence with its identifiers (``paper_credits``,
+    ``wutongqiao.xuexiqiangguo``) marked as code: they are names, not English. A ``{placeholder}``
+    inside a condition's reason is the plugin's own text and stays as written."""
+    if not text:
+        return Markup("")
+    escaped = str(escape(text))
+    return Markup(IDENTIFIER.sub(lambda m: f"<code>{m.group(0)}</code>", escaped))
+
+
+def window_day(value):
+    """A stage window's day as configured (``"09-01"``, ``"next 11-06"``), shown as such (code)."""
+    return Markup("<code>{}</code>").format(value) if value else None
 
 
 def when(value) -> str:
@@ -106,6 +137,7 @@ class PluginsView(RoleView):
             abort(404)
 
     def _render_detail(self, code: str, outcomes=None):
+        from admin.forms import CHOICE_LABELS, MEASURE_UNITS
         from core.workflow_graph import workflow_svg
         from core.services.plugins_info import (CHANNEL_WORDS, CHOICE_WORDS, INPUT_TYPE_WORDS, LEVEL_WORDS,
                                                 MEASURE_WORDS, amount_words, value_text)
@@ -117,10 +149,11 @@ class PluginsView(RoleView):
             wf = workflows.get(name)
             if wf is not None:
                 graphs.append((wf.definition, Markup(workflow_svg(wf, element_id=f"wf-{name}"))))
-        return self.render("it/plugin.html", d=d, graphs=graphs, outcomes=outcomes, channel_words=CHANNEL_WORDS,
-                           level_words=LEVEL_WORDS, input_words=INPUT_TYPE_WORDS, amount_words=amount_words,
-                           measure_words=MEASURE_WORDS, choice_words=CHOICE_WORDS,
-                           value_text=value_text)
+        return self.render("it/plugin.html", d=d, graphs=graphs, outcomes=outcomes,
+                           channel_words={**CHANNEL_WORDS, **CHANNEL_LABELS}, level_words={**LEVEL_WORDS, **KIND_LABELS},
+                           input_words={**INPUT_TYPE_WORDS, **INPUT_TYPE_LABELS}, amount_words=amount_words,
+                           measure_words={**MEASURE_WORDS, **MEASURE_UNITS}, choice_words={**CHOICE_WORDS, **CHOICE_LABELS},
+                           value_text=value_text, window_day=window_day, ids_as_code=ids_as_code)
 
     @expose("/<code>")
     def detail(self, code: str):
@@ -426,9 +459,9 @@ class AuditView(RoleView):
         states = dict(STATE_LABELS)
         for wf in platform().workflows.workflows.values():
             for t in wf.definition.transitions:
-                triggers.setdefault(t.trigger, t.label)
+                triggers.setdefault(t.trigger, workflow_word(t.label))
             for code, label in wf.definition.states.items():
-                states.setdefault(code, label)
+                states.setdefault(code, workflow_word(label))
         return triggers, states
 
     def _page(self, report=None):

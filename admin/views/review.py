@@ -48,6 +48,19 @@ MAX_AMOUNT = Decimal(100000)
 TRIGGER_NAMES = {"declare": _l("申报/录入"), "edit": _l("修改"), "register_batch": _l("批量登记"),
                  "create": _l("新增")}
 ACTIONS = ("approve", "return", "reject", "submit", "resubmit", "withdraw")
+# The labels of workflows/*.yaml (states, then transitions), here so that they are extracted and
+# translated: the pages show a workflow's label through ``_()`` (``state_label``, ``trigger_label``).
+WORKFLOW_WORDS = (_l("草稿"), _l("待初审"), _l("审核中"), _l("已退回"), _l("不予认定"), _l("已登记"),
+                  _l("已录入"), _l("待确认"), _l("确认中"), _l("已设计"), _l("待审批"), _l("已审批"),
+                  _l("实施中"), _l("已结业"), _l("学时已登记"), _l("已取消"),
+                  _l("提交"), _l("撤回"), _l("重新提交"), _l("退回"), _l("审核通过"), _l("报送"), _l("重新报送"),
+                  _l("确认"), _l("报请审批"), _l("审批通过"), _l("退回修改"), _l("开始实施"), _l("结业"),
+                  _l("登记参训学时"), _l("取消"))
+
+
+def workflow_word(label: str) -> str:
+    """A workflow's (Chinese) label in the page's language."""
+    return _(label) if label else label
 
 
 # -- what the pages share -----------------------------------------------------------------------
@@ -117,7 +130,7 @@ def school_path(school_id: int) -> str | None:
 
 def state_label(workflow: str, state: str) -> str:
     try:
-        return platform().workflows.get(workflow).definition.state_label(state)
+        return workflow_word(platform().workflows.get(workflow).definition.state_label(state))
     except JijiaoError:
         return state
 
@@ -126,7 +139,7 @@ def trigger_label(workflow: str, trigger: str) -> str:
     if trigger in TRIGGER_NAMES:
         return str(TRIGGER_NAMES[trigger])
     try:
-        return platform().workflows.get(workflow).definition.trigger_label(trigger)
+        return workflow_word(platform().workflows.get(workflow).definition.trigger_label(trigger))
     except JijiaoError:
         return trigger
 

@@ -162,10 +162,11 @@ def visible_text(html: str, *, code: bool = True) -> str:
     return re.sub(r"\s+", " ", " ".join(text)).strip()
 
 
-def visible_chunks(html: str) -> list[str]:
-    """The visible text as the pieces the markup separates (one text node, one attribute)."""
+def visible_chunks(html: str, *, code: bool = True) -> list[str]:
+    """The visible text as the pieces the markup separates (one text node, one attribute);
+    ``code=False`` as in ``visible_text``."""
     p = parse(html)
-    return [c for c in (re.sub(r"\s+", " ", x).strip() for x in p.title + p.text) if c]
+    return [c for c in (re.sub(r"\s+", " ", x).strip() for x in p.title + (p.text if code else p.prose)) if c]
 
 
 def forms(html: str) -> list[Form]:
