@@ -75,6 +75,7 @@ class DocumentsView(RoleView):
             node = db().get(OrgNode, units[0][0])
         example = ""
         kinds = {}
+        code = None
         # End the page session's read (SQLite: every transaction holds the one write lock) before the
         # service's own transactions; commit keeps the loaded rows (nothing was written).
         db().commit()
@@ -91,9 +92,10 @@ class DocumentsView(RoleView):
                     stats, total = sheets.unit_statistics(node.id, period)
                 except JijiaoError as exc:
                     call(_raise, exc)
+        # the issue form only where documents can be issued (a jurisdiction declaring none: no form)
         return self.render("documents/index.html", can_import=g.actor.role in IMPORTERS, units=units, node=node, period=period, stats=stats,
                            total=total, example=example, label=period_label(period) if period else "",
-                           can_issue=g.actor.role in ISSUERS, kinds=kinds)
+                           can_issue=g.actor.role in ISSUERS and (bool(kinds) or code is None), kinds=kinds)
 
     @expose("/summary.xlsx")
     def summary(self):
