@@ -20,8 +20,7 @@ from sqlalchemy import select
 
 from core.db.models import Document, OrgNode, Teacher
 from core.documents.issue import DocumentService, NotFound, audit_export, document_kinds, lookup
-from core.documents.summary import (NotInScope, jurisdiction_of, period_label, unit_statistics,
-                                    write_statistics, write_summary)
+from core.documents.summary import NotInScope, SummaryService, period_label
 from core.errors import InputError, JijiaoError
 from core.exchange.csvout import content_disposition
 from core.exchange.xlsx_out import XLSX_MIME
@@ -66,51 +65,63 @@ class DocumentsView(RoleView):
     @expose("/")
     def index(self):
         node_id, period = _node_and_period()
+        return self._index(node_id, period)
+
+    def _index(self, node_id: int, period: str, *, statistics: bool = True):
         units = _unit_choices()
         stats = total = None
         node = db().get(OrgNode, node_id) if node_id else None
         if node is None and units:
             node = db().get(OrgNode, units[0][0])
         example = ""
+        kinds = {}
+        code = None
+        # End the page session's read (SQLite: every transaction holds the one write lock) before the
+        # service's own transactions; commit keeps the loaded rows (nothing was written).
+        db().commit()
         if node is not None:
+            sheets = SummaryService(services())  # service sessions: the unit's ancestors name its jurisdiction
             try:
-                code = jurisdiction_of(db(), node)
+                code = sheets.jurisdiction(node.id)
                 example = platform().registry.assessor(code).calendar.example_key()
+                kinds = document_kinds(platform().registry, code)
             except JijiaoError:
                 code = None
-            if period:
+            if period and statistics:
                 try:
-                    stats, total = unit_statistics(db(), node.id, period)
+                    stats, total = sheets.unit_statistics(node.id, period)
                 except JijiaoError as exc:
                     call(_raise, exc)
+        # the issue form only where documents can be issued (a jurisdiction declaring none: no form)
         return self.render("documents/index.html", can_import=g.actor.role in IMPORTERS, units=units, node=node, period=period, stats=stats,
                            total=total, example=example, label=period_label(period) if period else "",
-                           can_issue=g.actor.role in ISSUERS)
+                           can_issue=g.actor.role in ISSUERS and (bool(kinds) or code is None), kinds=kinds)
 
     @expose("/summary.xlsx")
     def summary(self):
-        return self._sheet(write_summary_for, "summary")
+        return self._sheet(lambda sheets: sheets.summary, "summary")
 
     @expose("/statistics.xlsx")
     def statistics(self):
-        return self._sheet(write_statistics, "statistics")
+        return self._sheet(lambda sheets: sheets.statistics, "statistics")
 
     def _sheet(self, writer, what):
         node_id, period = _node_and_period()
+        # A refusal is shown on the page answering this request (never a flash left for a later
+        # page: a 404 shown next would then differ from another 404).
         if not period:
             call(_raise, InputError(_("请填写考核年度")))
-            return redirect(url_for(".index", node=node_id))
+            return self._index(node_id, period)
         buffer = io.BytesIO()
         try:
-            info = writer(db(), node_id, period, buffer)
+            info = writer(SummaryService(services()))(node_id, period, buffer)
         except NotInScope:
             abort(404)
         except JijiaoError as exc:
             call(_raise, exc)
-            return redirect(url_for(".index", node=node_id, period=period))
-        path = db().get(OrgNode, node_id).path
-        db().rollback()  # end the read before the audit's own write transaction (SQLite: one writer)
-        audit_export(services(), what=what, entity_type="org_node", entity_id=node_id, scope_path=path,
+            return self._index(node_id, period, statistics=False)
+        db().rollback()  # end any read before the audit's own write transaction (SQLite: one writer)
+        audit_export(services(), what=what, entity_type="org_node", entity_id=node_id, scope_path=info.unit_path,
                      detail={"period": period, "rows": info.rows, "file": info.filename})
         return _download(buffer.getvalue(), info.filename, XLSX_MIME)
 
@@ -189,10 +200,6 @@ class DocumentsView(RoleView):
                      scope_path=path, detail={"kind": kind})
         name = f"{payload.get('teacher', '')}{payload.get('title', '')}.pdf"
         return _download(data, name, "application/pdf")
-
-
-def write_summary_for(session, node_id, period, out):
-    return write_summary(session, platform().registry, node_id, period, out)
 
 
 def _raise(exc):

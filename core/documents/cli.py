@@ -20,27 +20,19 @@ def _platform_and_actor(args):
     return platform, actor
 
 
-def _node_path(platform, node_id: int) -> str:
-    from ..db.models import OrgNode
-    from ..db.scope import Actor
-    with platform.transaction(Actor.system()) as session:
-        node = session.get(OrgNode, node_id)
-        return node.path if node else "/"
-
-
 def cmd_export_sheet(args) -> int:
     from .issue import audit_export
-    from .summary import write_statistics, write_summary
+    from .summary import SummaryService
     platform, actor = _platform_and_actor(args)
     out = Path(args.output)
-    with platform.transaction(actor) as session:
-        if args.sheet == "summary":
-            info = write_summary(session, platform.registry, args.school, args.period, out)
-        else:
-            info = write_statistics(session, args.school, args.period, out)
-    audit_export(platform.services(actor), what=args.sheet, entity_type="org_node", entity_id=args.school,
-                 scope_path=_node_path(platform, args.school),
-                 detail={"period": args.period, "rows": info.rows, "file": out.name})
+    services = platform.services(actor)
+    sheets = SummaryService(services)  # a service session: the unit's ancestors name its jurisdiction
+    if args.sheet == "summary":
+        info = sheets.summary(args.school, args.period, out)
+    else:
+        info = sheets.statistics(args.school, args.period, out)
+    audit_export(services, what=args.sheet, entity_type="org_node", entity_id=args.school,
+                 scope_path=info.unit_path or "/", detail={"period": args.period, "rows": info.rows, "file": out.name})
     print(f"已导出「{info.title}」：{info.rows} 行 → {out}")
     return 0
 

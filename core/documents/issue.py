@@ -126,7 +126,9 @@ class DocumentService:
         actor = self.s.actor
         if actor.role not in ("school_admin", "reviewer", "platform_admin", "system"):
             raise InputError("只有学校管理员或审核部门可以出具登记表和证书")
-        with platform.transaction(actor) as session:
+        # A service session: the document, its claims and the audit entry are the services' rows,
+        # and the school's name is read past scope (``build_payload``); reads stay in scope.
+        with self.s.transaction() as session:
             teacher = session.get(Teacher, teacher_id)
             if teacher is None:
                 raise NotFound("找不到该教师，或不在您的管辖范围内")
@@ -173,7 +175,7 @@ class DocumentService:
             return document
 
     def get(self, document_id: int) -> Document:
-        with self.s.platform.transaction(self.s.actor) as session:
+        with self.s.transaction() as session:
             document = session.get(Document, document_id)
             if document is None or (self.s.actor.role == "teacher" and document.teacher_id != self.s.actor.teacher_id):
                 raise NotFound("找不到该文书，或不在您的管辖范围内")

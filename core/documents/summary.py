@@ -2,6 +2,10 @@
 assessment results read through the caller's session (bound to the actor: scope decides what
 is seen). Nothing is recomputed here.
 
+Finding a unit's jurisdiction reads the unit's ancestors (``skip_scope``), which only a service
+session may do: pages and commands go through ``SummaryService`` (a service session opened with
+``Services.transaction``: reads stay scoped, so a unit outside scope is still "not found").
+
 The sheet is laid out like the notices' attachments: a title merged across the columns, the unit
 line, the columns the jurisdiction's plugin declares, a sign-off line per review level, A4
 landscape, the header row repeated on every printed page, ID and certificate numbers as text.
@@ -84,6 +88,7 @@ class SheetInfo:
     jurisdiction: str
     rows: int
     filename: str
+    unit_path: str = ""
 
 
 def write_summary(session: Session, registry, node_id: int, period_key: str, out: str | IO[bytes], *,
@@ -124,7 +129,7 @@ def write_summary(session: Session, registry, node_id: int, period_key: str, out
         sheet.line("审核人：                    （公章）                    年      月      日",
                    alignment=LEFT, height=22)
     workbook.save(out)
-    return SheetInfo(title, node.name, code, count, f"{node.name}{period_label(period_key)}学时汇总表.xlsx")
+    return SheetInfo(title, node.name, code, count, f"{node.name}{period_label(period_key)}学时汇总表.xlsx", node.path)
 
 
 # -- statistics -----------------------------------------------------------------------------------
@@ -201,4 +206,43 @@ def write_statistics(session: Session, node_id: int, period_key: str, out: str |
     sheet.ws.print_title_rows = f"{header_row}:{header_row}"
     sheet.rows(units + [total])
     workbook.save(out)
-    return SheetInfo(title, node.name, "", len(units), f"{node.name}{period_label(period_key)}合格率统计表.xlsx")
+    return SheetInfo(title, node.name, "", len(units), f"{node.name}{period_label(period_key)}合格率统计表.xlsx",
+                     node.path)
+
+
+SHEET_ROLES = ("school_admin", "reviewer", "platform_admin", "auditor", "system")
+
+
+class SummaryService:
+    """Summary sheets, statistics and a unit's jurisdiction as one actor, each in a service session
+    (``self.s.transaction()``): the reads stay in the actor's scope; only the unit's own ancestors
+    are read past it, to find the jurisdiction. Attach with ``SummaryService(services)``."""
+
+    def __init__(self, services):
+        self.s = services
+
+    def _check_role(self) -> None:
+        if self.s.actor.role not in SHEET_ROLES:
+            raise InputError("只有学校管理员、审核部门、平台管理员或审计员可以查看汇总表和统计表")
+
+    def summary(self, node_id: int, period_key: str, out: str | IO[bytes], *, today: date | None = None) -> SheetInfo:
+        self._check_role()
+        with self.s.transaction() as session:
+            return write_summary(session, self.s.platform.registry, node_id, period_key, out,
+                                 today=today)
+
+    def statistics(self, node_id: int, period_key: str, out: str | IO[bytes]) -> SheetInfo:
+        self._check_role()
+        with self.s.transaction() as session:
+            return write_statistics(session, node_id, period_key, out)
+
+    def unit_statistics(self, node_id: int, period_key: str) -> tuple[list[UnitStats], UnitStats]:
+        self._check_role()
+        with self.s.transaction() as session:
+            return unit_statistics(session, node_id, period_key)
+
+    def jurisdiction(self, node_id: int) -> str:
+        """The jurisdiction governing the unit (NotInScope when missing or outside scope)."""
+        self._check_role()
+        with self.s.transaction() as session:
+            return jurisdiction_of(session, load_unit(session, node_id))

@@ -10,14 +10,15 @@ from sqlalchemy import select
 
 from core.db.models import AssessmentResult
 from core.db.scope import Actor
-from core.documents.summary import NotInScope, unit_statistics, write_summary
+from core.documents.summary import NotInScope, SummaryService, unit_statistics, write_summary
 from core.errors import InputError
 
 
 def sheet(platform, world, who, node, period, tmp_path):
     path = tmp_path / f"{who}-{node}.xlsx"
-    with platform.transaction(world.actors[who] if who != "system" else Actor.system()) as session:
-        info = write_summary(session, platform.registry, world.nodes[node].id, period, path, today=date(2023, 11, 7))
+    # through the service (a service session: the unit's ancestors name its jurisdiction)
+    services = platform.services(world.actors[who] if who != "system" else Actor.system())
+    info = SummaryService(services).summary(world.nodes[node].id, period, path, today=date(2023, 11, 7))
     return info, openpyxl.load_workbook(path).active
 
 
@@ -84,3 +85,13 @@ def test_statistics_by_unit(world, platform):
     assert [(u.unit, u.teachers, u.registered, u.passed, u.failed, u.rate, u.below) for u in units] == [
         ("长港小学", 1, 1, 1, 0, 100, []), ("鄂城一中", 1, 1, 0, 1, 0, ["刘老师"])]
     assert (total.teachers, total.passed, total.failed, str(total.rate)) == (2, 1, 1, "50.0")
+
+
+def test_a_page_session_cannot_read_past_scope_and_a_teacher_gets_no_sheet(world, platform, tmp_path):
+    from core.db.scope import ScopeError
+    with pytest.raises(ScopeError, match="skip_scope"):
+        with platform.transaction(world.actors["ec_rev"]) as session:
+            write_summary(session, platform.registry, world.nodes["ec"].id, "2022-2023", tmp_path / "x.xlsx")
+    with pytest.raises(InputError, match="只有学校管理员"):
+        SummaryService(platform.services(world.actors["wang"])).summary(world.nodes["thzx"].id, "2019",
+                                                                        tmp_path / "y.xlsx")
