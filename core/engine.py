@@ -351,6 +351,16 @@ class Assessor:
         offset = cal.distance(anchor, period) // spec.periods * spec.periods
         return cal.shift(anchor, offset)
 
+    def period_of(self, claim: Claim, today: date, index: int = 0) -> str:
+        """The period a claim belongs to: the one owner of that decision, for the engine, a
+        declaration and a batch registration alike. An explicit period wins; then the item's
+        ``period_from`` input; then its ``period_of_date`` input (a training counts in the year
+        it ends), the claim's date, or ``today``. A personal cycle is ``"cycle"``."""
+        if self.calendar.personal:
+            return "cycle"
+        rules = self.rules_for(claim.on or today)
+        return self._period_of(claim, self.calendar.containing(today), rules, index)
+
     def _period_of(self, claim: Claim, default: Period, rules: CompiledRules, index: int) -> str:
         if claim.period is not None:
             return claim.period

@@ -68,7 +68,7 @@ IDENTIFIER = re.compile(r"(?<![\w.{])[A-Za-z][A-Za-z0-9]*(?:[_.][A-Za-z0-9]+)+(?
 
 def ids_as_code(text) -> Markup:
     """A plugin's Chinese sentence with its identifiers (``paper_credits``,
-    ``wutongqiao.xuexiqiangguo``) marked as code: they are names, not English. A ``{placeholder}``
+    ``county.bonus_rule``) marked as code: they are names, not English. A ``{placeholder}``
     inside a condition's reason is the plugin's own text and stays as written."""
     if not text:
         return Markup("")

@@ -144,14 +144,7 @@ class ClaimService:
         claim: EngineClaim = assessor.parse_claims([raw])[0]
         today = self.s.platform.today()
         calendar = assessor.calendar
-        if calendar.personal:
-            claim.period = "cycle"
-        elif claim.period is None:
-            item_rules = assessor.rules_for(today).items[item]
-            if item_rules.period_from and claim.values.get(item_rules.period_from):
-                claim.period = claim.values[item_rules.period_from]
-            else:
-                claim.period = calendar.containing(claim.on or today).key
+        claim.period = assessor.period_of(claim, today)
         facts = teacher_facts(session, teacher, claim.period if not calendar.personal else None)
         period_key = claim.period
         result = assessor.assess(period_key, facts, [claim]) if not calendar.personal or facts.cycle_start \
@@ -331,10 +324,11 @@ class ClaimService:
             except InputError as exc:
                 errors[index] = exc.describe()
                 continue
-            period = claim.period or (assessor.calendar.containing(claim.on).key if claim.on
-                                      else assessor.calendar.containing(now.date()).key)
-            if assessor.calendar.personal:
-                period = "cycle"
+            try:
+                period = assessor.period_of(claim, now.date())
+            except InputError as exc:
+                errors[index] = exc.describe()
+                continue
             values = dump_values(claim.values)
             rows.append({"id": None, "teacher_id": teacher.id, "jurisdiction": teacher.jurisdiction, "item_code": item["item"],
                          "period_key": period, "on_date": claim.on, "inputs": values,
