@@ -650,6 +650,8 @@ def _check_writes(session, flush_context, instances):
     for obj in new:
         model = _model_of(obj)
         if model is None:
+            if page:  # a table the rules do not know: only the services write it (fail closed)
+                raise ScopeError("该数据只能由服务层写入")
             continue
         _, _, row = _changes(obj)
         row = {k: v for k, v in row.items() if v is not None}
@@ -670,6 +672,8 @@ def _check_writes(session, flush_context, instances):
     for obj in dirty:
         model = _model_of(obj)
         if model is None:
+            if page:  # a table the rules do not know: only the services write it (fail closed)
+                raise ScopeError("该数据只能由服务层写入")
             continue
         changed, old, row = _changes(obj)
         if not changed:
@@ -691,6 +695,8 @@ def _check_writes(session, flush_context, instances):
             _check_row_rule(session, actor, model, grant, row)
     for obj in deleted:
         model = _model_of(obj)
+        if model is None and page:
+            raise ScopeError("该数据只能由服务层写入")
         if model is None or actor.role == "system":
             continue
         if page:

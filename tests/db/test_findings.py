@@ -265,3 +265,13 @@ def test_skip_scope_is_the_services_own_and_sign_in_reads_the_hash(world, platfo
     assert org.authenticate("wang", "secret") is None and org.authenticate("wang", "new secret") is not None
     with pytest.raises(InputError):
         platform.services(world.actors["wang"]).org.set_password(world.actors["li"].user_id, "x")
+
+
+def test_a_page_cannot_write_a_table_the_rules_do_not_know(platform, world):
+    """Fail closed: a model outside the permission table (here the link between a document and
+    the claims that fed it) is written only by the services, never through a page session."""
+    from core.db.models import DocumentClaim
+    with pytest.raises(ScopeError):
+        with platform.transaction(world.actors["thzx_admin"]) as session:
+            session.add(DocumentClaim(document_id=1, claim_id=1))
+            session.flush()
