@@ -118,6 +118,8 @@ def page_for(browser, live_server):
         page.fill("#password", password)
         page.click("#login-submit")
         page.wait_for_load_state("networkidle")
+        assert "/login" not in page.url, "not signed in"
+        page.errors.clear()  # only what the pages under test do counts
         return page
 
     make.base = live_server

@@ -381,38 +381,6 @@ CHART_INK = """(id) => {
 }"""
 
 
-@pytest.fixture
-def signed_in(browser, live_server):
-    """A signed-in Playwright page, as ``page_for`` (conftest) but submitting the sign-in form
-    itself: ``page_for`` clicks the first submit button of the login page, which is the language
-    switch, and so never signs in."""
-    contexts = []
-
-    def make(username: str, password: str = "secret", *, phone: bool = False):
-        viewport = {"width": 375, "height": 812} if phone else {"width": 1366, "height": 900}
-        context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                      is_mobile=phone, has_touch=phone, device_scale_factor=1)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(live_server + "/login")
-        page.fill("#username", username)
-        page.fill("#password", password)
-        with page.expect_navigation():
-            page.press("#password", "Enter")
-        page.wait_for_load_state("networkidle")
-        assert "/login" not in page.url, "not signed in"
-        page.errors.clear()  # the sign-in page's own console noise (a missing favicon)
-        return page
-
-    make.base = live_server
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def chart_text(page) -> str:
     return page.evaluate("() => ['jj-dashboard-data', 'jj-dashboard-text'].map(id => "
                          "(document.getElementById(id) || {}).textContent || '').join('') + '…'")
@@ -426,8 +394,7 @@ def check_page(page, extra: str = ""):
     assert width <= viewport + 1, f"the page is {width}px wide in a {viewport}px window"
 
 
-def test_dashboard_in_the_browser_desktop_and_phone(world, signed_in):
-    page_for = signed_in
+def test_dashboard_in_the_browser_desktop_and_phone(world, page_for):
     seed_results(world)
     for phone, name in ((False, "dashboard-desktop"), (True, "dashboard-phone")):
         page = page_for("gz_rev", phone=phone)
@@ -449,8 +416,7 @@ def test_dashboard_in_the_browser_desktop_and_phone(world, signed_in):
     check_page(page)
 
 
-def test_windows_and_projects_in_the_browser(world, signed_in):
-    page_for = signed_in
+def test_windows_and_projects_in_the_browser(world, page_for):
     page = page_for("th_rev")
     page.goto(page_for.base + "/district/windows/?period=2019")
     page.select_option("#stage", "review_district")

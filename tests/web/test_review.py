@@ -173,28 +173,12 @@ def test_bulk_of_the_selection_and_its_refusals(client, world, platform):
     assert r.status_code == 302 and "所选记录有误" in " ".join(flashes(text(school.get("/review/"))))
 
 
-def signed_in(page_for, username, phone=False):
-    """``page_for`` clicks the first ``button[type=submit]`` of the login page, which is the
-    language switch: sign in again through the login form itself."""
-    page = page_for(username, phone=phone)
-    if "/login" in page.url:
-        page.fill("#username", username)
-        page.fill("#password", "secret")
-        with page.expect_navigation():
-            page.click("form[autocomplete] button[type=submit]")
-        lang = page.locator("form[action$='/language/zh_Hans_CN'] button")
-        if lang.count():
-            with page.expect_navigation():
-                lang.first.click()
-    return page
-
-
 @pytest.mark.parametrize("phone", [False, True])
 def test_screenshots_of_the_review_queue(page_for, world, phone):
     from .conftest import screenshot
     for hours in (8, 12, 20, 36):
         declare(world, hours=hours)
-    page = signed_in(page_for, "thzx_admin", phone=phone)
+    page = page_for("thzx_admin", phone=phone)
     failed = []
     page.on("response", lambda r: failed.append(r.url) if r.status >= 400 and "favicon" not in r.url else None)
     page.errors.clear()

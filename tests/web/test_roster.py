@@ -176,9 +176,8 @@ def test_school_registers_hours_for_its_teacher_and_sends_them_up(client, world,
 
 def test_screenshots_of_the_roster(page_for, world):
     from .conftest import screenshot
-    from .test_review import signed_in
     for phone in (False, True):
-        page = signed_in(page_for, "th_rev", phone=phone)
+        page = page_for("th_rev", phone=phone)
         page.goto(page_for.base + "/roster/")
         assert page.locator("#jj-roster tbody tr").count() == 2
         screenshot(page, "roster-phone" if phone else "roster-desktop")

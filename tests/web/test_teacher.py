@@ -342,42 +342,11 @@ def test_only_teachers_open_the_pages(client, world):
 
 # -- in a browser ----------------------------------------------------------------------------------
 
-@pytest.fixture
-def signed_in(browser, live_server):
-    """Like ``page_for`` of conftest, but signing in with the login form's own button (the
-    conftest's ``button[type=submit]`` is the language switch, the first submit button on the
-    page, so its pages stay on the login page, in English)."""
-    contexts = []
-
-    def make(username: str, *, phone: bool = False):
-        viewport = {"width": 375, "height": 812} if phone else {"width": 1366, "height": 900}
-        context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                      is_mobile=phone, has_touch=phone, device_scale_factor=1)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
-        page.goto(live_server + "/login")
-        page.fill("#username", username)
-        page.fill("#password", "secret")
-        page.click("form:has(#password) button[type=submit]")
-        page.wait_for_load_state("networkidle")
-        assert "/login" not in page.url, "not signed in"
-        page.errors.clear()  # the start page's (a favicon request, not ours)
-        return page
-
-    make.base = live_server
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def _no_overflow(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_in_the_browser_declare_with_a_photo_see_it_and_submit(signed_in, world, tmp_path):
+def test_in_the_browser_declare_with_a_photo_see_it_and_submit(page_for, world, tmp_path):
     register(world, "gongxu.provincial", {"topic": "师德", "hours": 12})
     pending = world.svc("wang").claims.declare(world.teachers["wang"].id, "zhuanye.self", {"kind": "学术会议", "hours": 20})
     world.svc("wang").claims.submit(pending.id)
@@ -387,8 +356,8 @@ def test_in_the_browser_declare_with_a_photo_see_it_and_submit(signed_in, world,
     photo = tmp_path / "结业证书.png"
     photo.write_bytes(png_bytes((300, 200)))
 
-    phone = signed_in("wang", phone=True)
-    base = signed_in.base
+    phone = page_for("wang", phone=True)
+    base = page_for.base
     phone.goto(base + "/teacher/declare/")
     phone.click('[data-item="zhuanye.self"]')
     phone.wait_for_selector("#jj-declare-form")
@@ -415,7 +384,7 @@ def test_in_the_browser_declare_with_a_photo_see_it_and_submit(signed_in, world,
     screenshot(phone, "teacher-claim-phone")
     assert not phone.errors, phone.errors
 
-    desktop = signed_in("wang")
+    desktop = page_for("wang")
     desktop.goto(base + "/teacher/")
     assert desktop.locator(".jj-bar").count() == 3
     assert "请补充学校盖章的学时证明" in desktop.content()
